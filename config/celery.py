@@ -1,0 +1,11 @@
+"""The Celery application. Workers start with `celery -A config worker -Q default` (or `-Q gpu`)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("steplabel")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

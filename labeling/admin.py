@@ -1,0 +1,116 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from labeling.models import (
+    Generation,
+    GenerationItem,
+    Labeling,
+    Membership,
+    Problem,
+    Project,
+    Solution,
+    StepRating,
+    User,
+)
+
+
+@admin.register(User)
+class LabelingUserAdmin(UserAdmin):
+    list_display = ("username", "role", "labeler_uuid", "is_active", "is_staff")
+    list_filter = ("role", "is_active", "is_staff")
+    readonly_fields = ("labeler_uuid",)
+    fieldsets = (*UserAdmin.fieldsets, ("Labeling", {"fields": ("role", "labeler_uuid")}))
+    add_fieldsets = (*UserAdmin.add_fieldsets, ("Labeling", {"fields": ("role",)}))
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ("user",)
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "overlap", "lease_minutes", "qc_rate", "screening_pass_mark")
+    search_fields = ("name",)
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("project", "user", "created_at")
+    raw_id_fields = ("user",)
+
+
+@admin.register(Problem)
+class ProblemAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "short_text", "reference_answer", "subject", "level")
+    list_filter = ("project", "subject", "level")
+    search_fields = ("text", "external_id")
+    readonly_fields = ("text_hash",)
+
+    @admin.display(description="text")
+    def short_text(self, obj):
+        return obj.text[:80]
+
+
+@admin.register(Solution)
+class SolutionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "project",
+        "problem_id",
+        "final_answer",
+        "is_correct",
+        "prm_score",
+        "generator",
+        "source",
+    )
+    list_filter = ("project", "is_correct", "source")
+    search_fields = ("external_id", "generator")
+    raw_id_fields = ("problem",)
+    readonly_fields = ("steps_hash",)
+
+
+class GenerationItemInline(admin.TabularInline):
+    model = GenerationItem
+    extra = 0
+    raw_id_fields = ("solution",)
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = ("project", "number", "strategy", "created_at")
+    list_filter = ("project", "strategy")
+
+
+@admin.register(GenerationItem)
+class GenerationItemAdmin(admin.ModelAdmin):
+    list_display = ("generation", "rank", "solution_id", "score")
+    raw_id_fields = ("solution", "generation")
+
+
+@admin.register(Labeling)
+class LabelingAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "project",
+        "solution_id",
+        "labeler",
+        "generation",
+        "status",
+        "finish_reason",
+        "is_quality_control",
+        "is_screening",
+        "submitted_at",
+    )
+    list_filter = ("project", "status", "finish_reason", "is_quality_control", "is_screening")
+    raw_id_fields = ("solution", "labeler", "generation")
+    readonly_fields = ("source_hash",)
+
+
+@admin.register(StepRating)
+class StepRatingAdmin(admin.ModelAdmin):
+    list_display = ("labeling_id", "step_index", "completion_index", "rating", "flagged")
+    list_filter = ("rating", "flagged")
+    raw_id_fields = ("labeling",)

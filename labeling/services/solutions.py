@@ -1,0 +1,222 @@
+"""Importing candidate solutions: ProcessBench's JSON and a plain JSON Lines layout.
+
+JSON Lines records carry `problem` (text), `steps` (list of strings), and optionally `answer`
+(the final answer; found in the last step when absent), `reference_answer`, `generator`, `id`
+and `is_correct`. ProcessBench records carry `id`, `generator`, `problem`, `steps`,
+`final_answer_correct` and `label` (the experts' first wrong step, kept in the metadata).
+Problems are matched by exact text, or created.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Max
+
+from labeling.answers import final_answer as answer_in_steps
+from labeling.errors import ApplicationError
+from labeling.models import Generation, GenerationItem, Problem, Solution
+from labeling.record_files import iter_records
+from labeling.services.prm800k import (
+    MAX_REPORTED_ERRORS,
+    project_get_or_create,
+    sha256,
+    steps_hash,
+)
+from labeling.services.problems import strip_prompt_suffix
+
+SOURCE_PROCESSBENCH = "processbench"
+SOURCE_IMPORT = "import"
+
+
+@dataclass
+class SolutionRecord:
+    problem: str
+    steps: list[str]
+    answer: str | None
+    reference_answer: str | None
+    generator: str
+    external_id: str
+    is_correct: bool | None
+    source: str
+    metadata: dict = field(default_factory=dict)
+
+
+def _optional_str(record: dict, key: str) -> str | None:
+    value = record.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key}: must be a string, got {type(value).__name__}")
+    return value
+
+
+def solution_record(record) -> SolutionRecord:
+    """Normalise one record; raises ValueError naming the bad field."""
+    if not isinstance(record, dict):
+        raise ValueError("record: must be an object")
+    problem = record.get("problem")
+    if not isinstance(problem, str) or not problem.strip():
+        raise ValueError(
+            "problem: missing" if problem is None else "problem: must be a non-empty string"
+        )
+    steps = record.get("steps")
+    if not isinstance(steps, list):
+        raise ValueError("steps: missing" if steps is None else "steps: must be a list of strings")
+    if not steps:
+        raise ValueError("steps: empty")
+    for i, step in enumerate(steps):
+        if not isinstance(step, str):
+            raise ValueError(f"steps[{i}]: must be a string, got {type(step).__name__}")
+    is_processbench = "final_answer_correct" in record and "label" in record
+    metadata = {}
+    if is_processbench:
+        correct = record["final_answer_correct"]
+        if not isinstance(correct, bool):
+            raise ValueError("final_answer_correct: must be true or false")
+        label = record["label"]
+        if not isinstance(label, int) or isinstance(label, bool) or not -1 <= label < len(steps):
+            raise ValueError(f"label: must be -1 or a step index below {len(steps)}, got {label!r}")
+        metadata["processbench_label"] = label
+    else:
+        correct = record.get("is_correct")
+        if correct is not None and not isinstance(correct, bool):
+            raise ValueError("is_correct: must be true, false or null")
+    answer = _optional_str(record, "answer")
+    if answer is None:
+        answer = answer_in_steps(steps)
+    generator = _optional_str(record, "generator") or ""
+    external_id = record.get("id")
+    if external_id is not None and not isinstance(external_id, (str, int)):
+        raise ValueError("id: must be a string or a number")
+    return SolutionRecord(
+        problem=strip_prompt_suffix(problem),
+        steps=steps,
+        answer=answer,
+        reference_answer=_optional_str(record, "reference_answer"),
+        generator=generator,
+        external_id="" if external_id is None else str(external_id),
+        is_correct=correct,
+        source=SOURCE_PROCESSBENCH if is_processbench else SOURCE_IMPORT,
+        metadata=metadata,
+    )
+
+
+@dataclass
+class SolutionImportResult:
+    records: int = 0
+    created: int = 0
+    already_present: int = 0
+    problems_created: int = 0
+    generation: int | None = None
+
+    def summary(self) -> str:
+        if self.records == 0:
+            return "The file is empty: nothing imported."
+        if self.generation is None:
+            return f"Nothing new: all {self.already_present} solutions were already imported."
+        return (
+            f"Imported {self.created} solutions ({self.already_present} already present, "
+            f"{self.problems_created} new problems) into generation {self.generation}."
+        )
+
+
+def read_solution_records(path: str, stream=None) -> list[SolutionRecord]:
+    records, errors, total_bad = [], [], 0
+    for where, raw, error in iter_records(path, stream):
+        if error is None:
+            try:
+                records.append(solution_record(raw))
+                continue
+            except ValueError as exc:
+                error = str(exc)
+        total_bad += 1
+        if len(errors) < MAX_REPORTED_ERRORS:
+            errors.append(f"{where}: {error}")
+    if total_bad:
+        raise ApplicationError(
+            f"{path}: {total_bad} bad record(s); nothing was imported.", details=errors
+        )
+    return records
+
+
+def solutions_import(
+    *, path: str, project_name: str, generation: int | None = None, stream=None
+) -> SolutionImportResult:
+    """Import candidate solutions into a generation (a new one unless `generation` is given)."""
+    if generation is not None and generation < -1:
+        raise ApplicationError(f"--generation must be -1 or more, got {generation}")
+    records = read_solution_records(path, stream)
+    result = SolutionImportResult(records=len(records))
+    if not records:
+        return result
+    with transaction.atomic():
+        project = project_get_or_create(project_name)
+        problems = {p.text_hash: p for p in Problem.objects.filter(project=project)}
+        new_problems = {}
+        for record in records:
+            digest = sha256(record.problem)
+            if digest not in problems and digest not in new_problems:
+                new_problems[digest] = Problem(
+                    project=project,
+                    text=record.problem,
+                    text_hash=digest,
+                    reference_answer=record.reference_answer,
+                )
+        Problem.objects.bulk_create(new_problems.values(), batch_size=2000)
+        problems.update(new_problems)
+        result.problems_created = len(new_problems)
+
+        existing = {
+            (s.problem_id, s.steps_hash): s
+            for s in Solution.objects.filter(project=project).only("id", "problem_id", "steps_hash")
+        }
+        new_solutions, ordered = {}, []
+        for record in records:
+            problem = problems[sha256(record.problem)]
+            key = (problem.pk, steps_hash(record.steps))
+            solution = existing.get(key) or new_solutions.get(key)
+            if solution is None:
+                solution = Solution(
+                    project=project,
+                    problem=problem,
+                    steps=record.steps,
+                    steps_hash=key[1],
+                    final_answer=record.answer,
+                    generator=record.generator,
+                    source=record.source,
+                    external_id=record.external_id,
+                    is_correct=record.is_correct,
+                    metadata=record.metadata,
+                )
+                new_solutions[key] = solution
+            else:
+                result.already_present += 1
+            ordered.append(solution)
+        Solution.objects.bulk_create(new_solutions.values(), batch_size=2000)
+        result.created = len(new_solutions)
+
+        if generation is None and not new_solutions:
+            return result  # nothing new: no empty generation is made
+        if generation is None:
+            top = Generation.objects.filter(project=project).aggregate(top=Max("number"))["top"]
+            number = max(0, (top if top is not None else -1) + 1)
+            target = Generation.objects.create(project=project, number=number, strategy="imported")
+        else:
+            target, _ = Generation.objects.get_or_create(
+                project=project, number=generation, defaults={"strategy": "imported"}
+            )
+        result.generation = target.number
+
+        members = set(
+            GenerationItem.objects.filter(generation=target).values_list("solution_id", flat=True)
+        )
+        rank = (
+            GenerationItem.objects.filter(generation=target).aggregate(top=Max("rank"))["top"] or 0
+        )
+        items = []
+        for solution in ordered:
+            if solution.pk in members:
+                continue
+            members.add(solution.pk)
+            rank += 1
+            items.append(GenerationItem(generation=target, solution=solution, rank=rank))
+        GenerationItem.objects.bulk_create(items, batch_size=2000)
+    return result
