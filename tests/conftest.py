@@ -1,13 +1,18 @@
 import json
 import os
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
 
 SHARED_DATA = Path(settings.SHARED_DATA_DIR)
 PRM800K_SAMPLES = SHARED_DATA / "prm800k_samples.jsonl"
+ROOT = Path(settings.BASE_DIR)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -49,3 +54,49 @@ def write_jsonl(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def cli_database(tmp_path_factory, django_db_blocker):
+    """Environment for processes (commands, workers) that share one real, committed database:
+    a fresh PostgreSQL database when DATABASE_URL names PostgreSQL, else an SQLite file;
+    migrated once per test session."""
+    with django_db_blocker.unblock():
+        vendor = connection.vendor
+        params = connection.settings_dict
+    if vendor == "postgresql":
+        name = f"steplabel_cli_{uuid.uuid4().hex[:10]}"
+        admin = dict(
+            host=params["HOST"] or "127.0.0.1",
+            port=params["PORT"] or 5432,
+            user=params["USER"],
+            password=params["PASSWORD"] or None,
+            dbname="postgres",
+        )
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+        url = f"postgres://{auth}@{admin['host']}:{admin['port']}/{name}"
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    yield env
+    if vendor == "postgresql":
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def manage(cli_database):
+    def run(*args, stdin=None):
+        return subprocess.run(
+            [sys.executable, "manage.py", *map(str, args)],
+            cwd=ROOT,
+            env=cli_database,
+            capture_output=True,
+            text=True,
+            input=stdin,
+        )
+
+    return run

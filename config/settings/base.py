@@ -118,7 +118,7 @@ REST_FRAMEWORK = {
 # Celery. REDIS_URL switches the broker to Redis; without it the embedded default is kombu's
 # filesystem transport under var/broker, which needs no server (the demo). Both run a real worker.
 REDIS_URL = env.str("REDIS_URL", default="")
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}

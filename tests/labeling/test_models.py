@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from labeling.models import Generation, Labeling, LabelingStatus, Project, StepRating
 from tests.factories import LabelingFactory, ProblemFactory, ProjectFactory, SolutionFactory
@@ -94,6 +95,6 @@ def test_every_model_is_in_the_admin():
 
 def test_labeling_rows_are_not_deleted_with_their_labeler():
     labeling = LabelingFactory()
-    with pytest.raises(Exception), transaction.atomic():  # PROTECT
+    with pytest.raises(ProtectedError), transaction.atomic():
         labeling.labeler.delete()
     assert Labeling.objects.filter(pk=labeling.pk).exists()

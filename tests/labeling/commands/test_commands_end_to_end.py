@@ -1,67 +1,10 @@
-"""The management commands run as a user runs them: a separate process, a real database.
-
-The database is a fresh one of the same kind as DATABASE_URL (a PostgreSQL database created for
-this module, or an SQLite file), migrated once for the module.
-"""
+"""The management commands run as a user runs them: a separate process, a real database
+(see the `cli_database` fixture)."""
 
 import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
-
-import psycopg
-import pytest
-from django.conf import settings
-from django.db import connection
 
 from tests.conftest import PRM800K_SAMPLES, SHARED_DATA
-
-ROOT = Path(settings.BASE_DIR)
-
-
-@pytest.fixture(scope="module")
-def cli_database(tmp_path_factory, django_db_blocker):
-    with django_db_blocker.unblock():
-        vendor = connection.vendor
-        params = connection.settings_dict
-    if vendor == "postgresql":
-        name = f"steplabel_cli_{uuid.uuid4().hex[:10]}"
-        admin = dict(
-            host=params["HOST"] or "127.0.0.1",
-            port=params["PORT"] or 5432,
-            user=params["USER"],
-            password=params["PASSWORD"] or None,
-            dbname="postgres",
-        )
-        with psycopg.connect(**admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-        url = f"postgres://{auth}@{admin['host']}:{admin['port']}/{name}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.sqlite3'}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    yield env
-    if vendor == "postgresql":
-        with psycopg.connect(**admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def manage(cli_database):
-    def run(*args, stdin=None):
-        return subprocess.run(
-            [sys.executable, "manage.py", *map(str, args)],
-            cwd=ROOT,
-            env=cli_database,
-            capture_output=True,
-            text=True,
-            input=stdin,
-        )
-
-    return run
 
 
 def project_name():

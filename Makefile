@@ -1,0 +1,45 @@
+# The few commands people need. `make demo` and `make test` work on a fresh machine with Python.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export DJANGO_SETTINGS_MODULE ?= config.settings.local
+# A second, SQLite pass of the suite when the main pass ran on PostgreSQL (CI does both).
+SQLITE_TEST_URL := sqlite:///$(CURDIR)/var/test.sqlite3
+
+.PHONY: install demo test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	mkdir -p var/broker/queue var/broker/processed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(PY) manage.py rundemo
+
+test: install
+	$(PY) -m pytest
+	@case "$$DATABASE_URL" in postgres*) \
+		echo "== the same suite on SQLite (PostgreSQL-only tests deselected) =="; \
+		DATABASE_URL=$(SQLITE_TEST_URL) $(PY) -m pytest -m "not postgres" -p no:cacheprovider;; \
+	esac
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/bench_import_export.py
+
+clean:
+	rm -rf var/broker var/db.sqlite3* var/test.sqlite3*

@@ -1,0 +1,334 @@
+#!/usr/bin/env python
+"""Benchmark of `import_prm800k` and `export_prm800k` against PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_prm \\
+        .venv/bin/python bench/bench_import_export.py
+
+For each size (default 10k and 100k labelings) it generates a synthetic PRM800K file with
+bench/gen_prm800k.py (or reuses one already in --out-dir), then, for each run:
+
+1. drops and re-creates the database named in DATABASE_URL (it must be a scratch database: it is
+   destroyed) and runs `manage.py migrate` (not timed), so every import goes into an empty project;
+2. times `manage.py import_prm800k FILE --project bench` (wall, records/s, the command's peak RSS
+   and CPU time, taken from os.wait4 on the child process);
+3. times `manage.py export_prm800k --project bench OUT` the same way;
+4. checks the export equals the input byte for byte with `cmp`.
+
+It prints a Markdown report (medians, every run, the machine) and writes it, with the raw numbers
+as JSON, to --out-dir. Peak RSS is the Python command's own; PostgreSQL's server processes are
+not counted. Commands run with DJANGO_DEBUG=0 (use --debug to keep the settings' default).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parent.parent
+GOAL_IMPORT_100K_S = 120.0
+GOAL_EXPORT_100K_S = 60.0
+FLAT_RATIO = 1.25  # export peak RSS at the largest size vs the smallest: "about equal"
+
+
+@dataclass
+class Measure:
+    wall_s: float
+    user_s: float
+    sys_s: float
+    max_rss_mb: float
+    rc: int
+    output: str
+
+
+@dataclass
+class Run:
+    size: int
+    run: int
+    import_: Measure
+    export: Measure
+    identical: bool
+    db_size_mb: float
+    step_ratings: int
+
+
+def measure(cmd: list[str], cwd: Path, env: dict) -> Measure:
+    """Run `cmd`, returning its wall time and the child's own rusage (peak RSS, CPU)."""
+    log = Path(env["BENCH_LOG"])
+    with open(log, "w+b") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    return Measure(
+        wall_s=wall,
+        user_s=usage.ru_utime,
+        sys_s=usage.ru_stime,
+        max_rss_mb=usage.ru_maxrss / 1024,  # Linux: kilobytes
+        rc=proc.returncode,
+        output=text[-2000:],
+    )
+
+
+class Database:
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        if not parts.scheme.startswith("postgres"):
+            sys.exit(f"DATABASE_URL must be a PostgreSQL URL, got {url!r}")
+        self.url = url
+        self.name = parts.path.lstrip("/")
+        if not self.name or self.name in ("postgres", "template0", "template1"):
+            sys.exit(f"DATABASE_URL must name a scratch database (it is dropped), got {self.name!r}")
+        self.admin_url = urlunsplit(parts._replace(path="/postgres"))
+
+    def admin(self, statement, *, dbname_url: str | None = None):
+        with psycopg.connect(dbname_url or self.admin_url, autocommit=True) as conn:
+            cur = conn.execute(statement)
+            return cur.fetchall() if cur.description else None
+
+    def recreate(self) -> None:
+        name = sql.Identifier(self.name)
+        self.admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        self.admin(sql.SQL("CREATE DATABASE {}").format(name))
+
+    def checkpoint(self) -> None:
+        self.admin("CHECKPOINT")
+
+    def size_mb(self) -> float:
+        rows = self.admin(sql.SQL("SELECT pg_database_size({})").format(sql.Literal(self.name)))
+        return rows[0][0] / 1e6
+
+    def count(self, table: str) -> int:
+        rows = self.admin(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)), dbname_url=self.url
+        )
+        return rows[0][0]
+
+    def version(self) -> str:
+        return self.admin("SELECT version()")[0][0]
+
+
+def machine_info(python: str, db: Database, app_dir: Path) -> dict:
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    py_version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+    def git(*args):
+        result = subprocess.run(["git", *args], cwd=app_dir, capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--", "labeling", "config")
+    marker = app_dir / ".bench-commit"  # a `git archive` snapshot says what it was made from
+    if commit is None and marker.exists():
+        commit, dirty = marker.read_text().strip(), ""
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "postgresql": db.version(),
+        "python": py_version,
+        "kernel": platform.release(),
+        "app_dir": str(app_dir),
+        "git_commit": commit,
+        "git_dirty_labeling": dirty,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def data_file(out_dir: Path, size: int, seed: int, regen: bool, python: str) -> Path:
+    path = out_dir / f"prm800k-{size}-seed{seed}.jsonl"
+    if path.exists() and not regen:
+        print(f"reusing {path}", file=sys.stderr)
+        return path
+    cmd = [python, str(REPO / "bench" / "gen_prm800k.py"), "--labelings", str(size),
+           "--out", str(path), "--seed", str(seed)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def report(runs: list[Run], sizes: list[int], files: dict[int, Path], info: dict, argv: str) -> str:
+    lines = []
+    lines.append("Medians:\n")
+    lines.append(
+        "| labelings | file | import wall (s) | import rec/s | import peak RSS (MB) "
+        "| export wall (s) | export rec/s | export peak RSS (MB) | export == input |"
+    )
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
+    medians = {}
+    for size in sizes:
+        rs = [r for r in runs if r.size == size]
+        if not rs:
+            continue
+        iw = statistics.median(r.import_.wall_s for r in rs)
+        ir = statistics.median(r.import_.max_rss_mb for r in rs)
+        ew = statistics.median(r.export.wall_s for r in rs)
+        er = statistics.median(r.export.max_rss_mb for r in rs)
+        ok = all(r.identical for r in rs)
+        medians[size] = {"import_wall_s": iw, "import_rss_mb": ir, "export_wall_s": ew,
+                         "export_rss_mb": er, "identical": ok, "runs": len(rs)}  # fmt: skip
+        lines.append(
+            f"| {size:,} | {files[size].stat().st_size / 1e6:,.0f} MB | {fmt(iw)} | "
+            f"{size / iw:,.0f} | {fmt(ir, 0)} | {fmt(ew)} | {size / ew:,.0f} | {fmt(er, 0)} | "
+            f"{'yes' if ok else '**NO**'} ({len(rs)}/{len(rs)}) |"
+        )
+    lines.append("\nEvery run (CPU = the command's own user+sys seconds; DB = database size after import):\n")
+    lines.append(
+        "| labelings | run | import wall (s) | import CPU (s) | import RSS (MB) "
+        "| export wall (s) | export CPU (s) | export RSS (MB) | cmp | DB (MB) | step ratings |"
+    )
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|")
+    for r in runs:
+        i, e = r.import_, r.export
+        lines.append(
+            f"| {r.size:,} | {r.run} | {fmt(i.wall_s)} | {fmt(i.user_s + i.sys_s)} | "
+            f"{fmt(i.max_rss_mb, 0)} | {fmt(e.wall_s)} | {fmt(e.user_s + e.sys_s)} | "
+            f"{fmt(e.max_rss_mb, 0)} | {'same' if r.identical else 'DIFFER'} | "
+            f"{fmt(r.db_size_mb, 0)} | {r.step_ratings:,} |"
+        )
+    lines.append("\nMachine:\n")
+    lines.append(f"- `nproc`: {info['nproc']} ({info['cpu']}), RAM {info['ram_gib']} GiB")
+    lines.append(f"- {info['postgresql']}")
+    lines.append(f"- Python {info['python']}, kernel {info['kernel']}")
+    commit = info["git_commit"] or "?"
+    dirty = "clean" if not info["git_dirty_labeling"] else "with local changes"
+    lines.append(f"- code: commit `{commit[:12]}` ({dirty} under labeling/ and config/), {info['date']}")
+    lines.append(f"- command: `{argv}`")
+
+    small, large = min(medians, default=None), max(medians, default=None)
+    lines.append("\nGoals:\n")
+    if large is not None:
+        m = medians[large]
+        lines.append(
+            f"- import of {large:,} in under {GOAL_IMPORT_100K_S:.0f} s: median "
+            f"{m['import_wall_s']:.1f} s, {'met' if m['import_wall_s'] < GOAL_IMPORT_100K_S else 'NOT met'}"
+            + (" (goal is for 100,000)" if large != 100_000 else "")
+        )
+        lines.append(
+            f"- export of {large:,} in under {GOAL_EXPORT_100K_S:.0f} s: median "
+            f"{m['export_wall_s']:.1f} s, {'met' if m['export_wall_s'] < GOAL_EXPORT_100K_S else 'NOT met'}"
+        )
+    if small is not None and large is not None and small != large:
+        ratio = medians[large]["export_rss_mb"] / medians[small]["export_rss_mb"]
+        lines.append(
+            f"- export memory flat: peak RSS {medians[small]['export_rss_mb']:.0f} MB at {small:,} vs "
+            f"{medians[large]['export_rss_mb']:.0f} MB at {large:,} (x{ratio:.2f}, data x{large / small:.0f}): "
+            f"{'flat' if ratio <= FLAT_RATIO else 'NOT flat'}"
+        )
+    lines.append(
+        "- round trip: "
+        + ("every export byte-identical to its input" if all(r.identical for r in runs) else "**an export differed**")
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated labeling counts")
+    parser.add_argument("--runs", default="3,2", help="runs per size (comma-separated, as --sizes)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out-dir", default=str(REPO / "bench" / "out"))
+    parser.add_argument("--app-dir", default=str(REPO), help="the Django project to benchmark")
+    parser.add_argument("--python", default=sys.executable, help="interpreter for manage.py")
+    parser.add_argument("--regen", action="store_true", help="regenerate the data files")
+    parser.add_argument("--debug", action="store_true", help="do not force DJANGO_DEBUG=0")
+    parser.add_argument("--keep-exports", action="store_true", help="keep the exported files")
+    args = parser.parse_args(argv)
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        sys.exit("set DATABASE_URL to a scratch PostgreSQL database (it is dropped and re-created)")
+    db = Database(url)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    runs_per = [int(s) for s in args.runs.split(",")]
+    if len(runs_per) == 1:
+        runs_per = runs_per * len(sizes)
+    if len(runs_per) != len(sizes):
+        parser.error("--runs needs one count, or one per size")
+    out_dir = Path(args.out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    app_dir = Path(args.app_dir).resolve()
+    manage = [args.python, str(app_dir / "manage.py")]
+
+    env = dict(os.environ, DATABASE_URL=url, PYTHONUNBUFFERED="1")
+    if not args.debug:
+        env["DJANGO_DEBUG"] = "0"
+    env["BENCH_LOG"] = str(out_dir / "bench-command.log")
+
+    info = machine_info(args.python, db, app_dir)
+    files = {size: data_file(out_dir, size, args.seed, args.regen, args.python) for size in sizes}
+    runs: list[Run] = []
+    for size, count in zip(sizes, runs_per, strict=True):
+        for run in range(1, count + 1):
+            db.recreate()
+            subprocess.run([*manage, "migrate", "-v0"], cwd=app_dir, env=env, check=True)
+            db.checkpoint()
+            src = files[size]
+            imp = measure([*manage, "import_prm800k", str(src), "--project", "bench"], app_dir, env)
+            if imp.rc != 0:
+                sys.exit(f"import failed (rc {imp.rc}):\n{imp.output}")
+            db.checkpoint()
+            dst = out_dir / f"export-{size}.jsonl"
+            exp = measure([*manage, "export_prm800k", "--project", "bench", str(dst)], app_dir, env)
+            if exp.rc != 0:
+                sys.exit(f"export failed (rc {exp.rc}):\n{exp.output}")
+            identical = subprocess.run(["cmp", "-s", str(src), str(dst)]).returncode == 0
+            ratings = db.count("labeling_steprating")
+            result = Run(size, run, imp, exp, identical, db.size_mb(), ratings)
+            runs.append(result)
+            if not args.keep_exports:
+                dst.unlink()
+            print(
+                f"{size:>7} run {run}: import {imp.wall_s:6.1f}s ({size / imp.wall_s:,.0f}/s, "
+                f"{imp.max_rss_mb:.0f} MB, cpu {imp.user_s + imp.sys_s:.1f}s)  export "
+                f"{exp.wall_s:6.1f}s ({size / exp.wall_s:,.0f}/s, {exp.max_rss_mb:.0f} MB, "
+                f"cpu {exp.user_s + exp.sys_s:.1f}s)  {'identical' if identical else 'DIFFERENT'}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    shown_argv = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    text = report(runs, sizes, files, info, f"bench/bench_import_export.py {shown_argv}".strip())
+    print(text)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    (out_dir / f"bench-results-{stamp}.md").write_text(text)
+    (out_dir / f"bench-results-{stamp}.json").write_text(
+        json.dumps({"machine": info, "runs": [asdict(r) for r in runs]}, indent=1)
+    )
+    return 0 if all(r.identical for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

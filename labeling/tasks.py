@@ -1,0 +1,21 @@
+"""Celery tasks of the labeling app: take ids, load rows, call one service."""
+
+from pathlib import Path
+
+from celery import shared_task
+
+from labeling.models import Project
+from labeling.services.prm800k import prm800k_export
+
+
+@shared_task(queue="default", soft_time_limit=3600, time_limit=3700)
+def prm800k_export_to_file(project_id: int, path: str, generation: int | None = None) -> int:
+    """Export a project's labelings to `path` (written to a temporary name, then renamed, so a
+    reader never sees half a file)."""
+    project = Project.objects.get(pk=project_id)
+    target = Path(path)
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "w", encoding="ascii", newline="") as out:
+        count = prm800k_export(project=project, out=out, generation=generation)
+    partial.replace(target)
+    return count
