@@ -12,3 +12,11 @@ class ApplicationError(Exception):
         if not self.details:
             return self.message
         return "\n".join([self.message, *self.details])
+
+
+class NotFound(ApplicationError):
+    """The object does not exist or is not the caller's (the edge answers 404 either way)."""
+
+
+class Conflict(ApplicationError):
+    """The request cannot apply to the object's current state (the edge answers 409)."""

@@ -245,10 +245,17 @@ class Labeling(TimestampedModel):
                 condition=Q(source_hash__isnull=False),
                 name="labeling_source_unique",
             ),
+            # One task in progress per annotator and solution.
+            models.UniqueConstraint(
+                fields=["labeler", "solution"],
+                condition=Q(status="draft"),
+                name="labeling_one_draft_per_solution",
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "status", "id"]),
             models.Index(fields=["solution", "status"]),
+            models.Index(fields=["labeler", "status"]),
         ]
 
     def __str__(self):

@@ -1,8 +1,11 @@
 """Reads, permission-checked where they take a user."""
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from labeling.models import LabelingStatus, Project, Role, User
+from labeling.errors import NotFound
+from labeling.models import GenerationItem, Labeling, LabelingStatus, Project, Role, User
+from labeling.rating_rules import marks_of
 
 
 def projects_for_user(user: User) -> QuerySet[Project]:
@@ -16,3 +19,91 @@ def projects_for_user(user: User) -> QuerySet[Project]:
             "labelings", filter=Q(labelings__status=LabelingStatus.SUBMITTED), distinct=True
         ),
     ).order_by("name")
+
+
+def assignment_for_user(user: User, assignment_id: int) -> Labeling:
+    """The user's own draft or submitted labeling; anyone else's is NotFound (a 404)."""
+    labeling = (
+        Labeling.objects.filter(
+            pk=assignment_id,
+            labeler=user,
+            status__in=[LabelingStatus.DRAFT, LabelingStatus.SUBMITTED],
+        )
+        .select_related("solution__problem", "generation", "project")
+        .first()
+    )
+    if labeling is None:
+        raise NotFound("No such assignment.")
+    return labeling
+
+
+def assignment_kind(labeling: Labeling) -> str:
+    if labeling.is_screening:
+        return "screening"
+    if labeling.is_quality_control:
+        return "quality_control"
+    return "task"
+
+
+def assignment_view(labeling: Labeling) -> dict:
+    """What an annotator may see of their assignment: the problem, its reference answer (shown
+    on purpose, as in PRM800K), the steps and their *own* saved draft. Never gold labels, never
+    anyone else's ratings, never the reference solution."""
+    solution = labeling.solution
+    return {
+        "id": labeling.pk,
+        "kind": assignment_kind(labeling),
+        "status": labeling.status,
+        "project": labeling.project_id,
+        "generation": labeling.generation.number if labeling.generation_id else None,
+        "problem": {
+            "text": solution.problem.text,
+            "reference_answer": solution.problem.reference_answer,
+        },
+        "steps": list(solution.steps),
+        "draft": {
+            "steps": [
+                {"rating": mark.rating, "flagged": mark.flagged}
+                for mark in marks_of(labeling.steps)
+            ],
+            "total_time_ms": labeling.total_time_ms or 0,
+            "finish_reason": labeling.finish_reason,
+            "reason": labeling.reason,
+        },
+    }
+
+
+def annotator_project_summaries(user: User) -> list[dict]:
+    """Per project of the user: tasks they submitted today, and solutions of the current
+    generation they have not labeled yet (what is waiting for them)."""
+    from labeling.services.assignments import current_generation
+
+    start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    summaries = []
+    for project in user.projects.order_by("name"):
+        generation = current_generation(project)
+        waiting = 0
+        if generation is not None:
+            labeled = Labeling.objects.filter(project=project, labeler=user).values("solution_id")
+            waiting = (
+                GenerationItem.objects.filter(generation=generation)
+                .exclude(solution_id__in=labeled)
+                .count()
+            )
+        summaries.append(
+            {
+                "project": project,
+                "done_today": Labeling.objects.filter(
+                    project=project,
+                    labeler=user,
+                    status=LabelingStatus.SUBMITTED,
+                    submitted_at__gte=start_of_day,
+                ).count(),
+                "in_progress": Labeling.objects.filter(
+                    project=project, labeler=user, status=LabelingStatus.DRAFT
+                ).count(),
+                "waiting": waiting,
+                "generation": generation.number if generation else None,
+            }
+        )
+    return summaries

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from labeling import api
+
+urlpatterns = [
+    path("assignments/next/", api.AssignmentNextApi.as_view(), name="api-assignment-next"),
+    path(
+        "assignments/<int:assignment_id>/",
+        api.AssignmentDetailApi.as_view(),
+        name="api-assignment-detail",
+    ),
+    path(
+        "assignments/<int:assignment_id>/draft/",
+        api.AssignmentDraftApi.as_view(),
+        name="api-assignment-draft",
+    ),
+    path(
+        "assignments/<int:assignment_id>/submit/",
+        api.AssignmentSubmitApi.as_view(),
+        name="api-assignment-submit",
+    ),
+]
