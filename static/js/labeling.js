@@ -27,6 +27,17 @@
 
   function renderMath(element) {
     if (!window.renderMathInElement) return;
+    // Answers are bare TeX (MATH's convention, e.g. "1\pm\sqrt{19}") unless they carry
+    // delimiters; render those whole.
+    element.querySelectorAll(".tex").forEach(function (node) {
+      const source = node.textContent;
+      if (/[$]|\\\(|\\\[/.test(source) || !window.katex) return;
+      try {
+        window.katex.render(source, node, { throwOnError: false, trust: false, strict: "ignore" });
+      } catch (e) {
+        node.textContent = source;
+      }
+    });
     element.querySelectorAll(".math").forEach(function (node) {
       window.renderMathInElement(node, {
         delimiters: [

@@ -250,3 +250,12 @@ def test_double_submit_stores_one_labeling(page, task_setup):
         ).count()
         == 1
     )
+
+
+def test_bare_tex_answers_are_rendered(page, task_setup):
+    problem = task_setup["first"].problem
+    problem.reference_answer = "1\\pm\\sqrt{19}"
+    problem.save()
+    log_in(page)
+    start_task(page)
+    expect(page.locator("[data-role=reference-answer] .katex")).to_be_visible()

@@ -57,7 +57,7 @@ def test_task_page_escapes_data_and_splits_the_answer_block(client, setup):
     html = client.get(f"/tasks/{labeling.pk}/").content.decode()
     assert SCRIPT not in html
     assert "&lt;script&gt;" in html
-    assert '# Answer: <span class="math">\\frac12</span>' in html
+    assert '# Answer: <span class="math tex">\\frac12</span>' in html
     assert html.count('aria-pressed="false">Negative</button>') == 2
     assert "katex.min.js" in html and "<html" in html
 
