@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin
 from labeling.models import (
     Generation,
     GenerationItem,
+    GoldLabel,
     Labeling,
     Membership,
     Problem,
@@ -38,7 +39,9 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("project", "user", "created_at")
+    list_display = ("project", "user", "screening_status", "screening_score", "paused")
+    list_filter = ("project", "screening_status", "paused")
+    list_editable = ("paused",)
     raw_id_fields = ("user",)
 
 
@@ -90,8 +93,15 @@ class GenerationItemAdmin(admin.ModelAdmin):
     raw_id_fields = ("solution", "generation")
 
 
+@admin.register(GoldLabel)
+class GoldLabelAdmin(admin.ModelAdmin):
+    list_display = ("solution_id", "labeling_id", "marked_by", "created_at")
+    raw_id_fields = ("solution", "labeling", "marked_by")
+
+
 @admin.register(Labeling)
 class LabelingAdmin(admin.ModelAdmin):
+    actions = ["mark_gold"]
     list_display = (
         "id",
         "project",
@@ -114,3 +124,10 @@ class StepRatingAdmin(admin.ModelAdmin):
     list_display = ("labeling_id", "step_index", "completion_index", "rating", "flagged")
     list_filter = ("rating", "flagged")
     raw_id_fields = ("labeling",)
+
+    @admin.action(description="Mark as gold for its solution")
+    def mark_gold(self, request, queryset):
+        from labeling.services.quality import gold_mark
+
+        for labeling in queryset.filter(status="submitted"):
+            gold_mark(labeling=labeling, by=request.user)

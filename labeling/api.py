@@ -2,7 +2,7 @@
 one service or selector, and renders."""
 
 from django.shortcuts import get_object_or_404
-from rest_framework import serializers, status
+from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -10,8 +10,10 @@ from rest_framework.views import APIView
 
 from labeling import selectors
 from labeling.errors import ApplicationError, Conflict, NotFound
-from labeling.models import FinishReason, Project
-from labeling.services import assignments
+from labeling.models import FinishReason, Labeling, Project
+from labeling.services import assignments, submission
+from labeling.services.projects import EDITABLE, project_update
+from labeling.services.quality import gold_mark
 
 
 class ServiceErrorsMixin:
@@ -40,13 +42,17 @@ class AssignmentNextApi(ServiceErrorsMixin, APIView):
         project = None
         if "project" in data.validated_data:
             project = get_object_or_404(Project, pk=data.validated_data["project"])
-        labeling = assignments.assignment_next(
+        result = assignments.assignment_next(
             user=request.user,
             project=project,
             exclude=tuple(data.validated_data.get("exclude", ())),
         )
+        labeling = result.labeling
         if labeling is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
+            # 204 has no body; the reason (nothing_left, screening_failed, paused) is a header.
+            return Response(
+                status=status.HTTP_204_NO_CONTENT, headers={"X-No-Task-Reason": result.reason}
+            )
         return Response(
             {
                 "id": labeling.pk,
@@ -59,6 +65,7 @@ class AssignmentNextApi(ServiceErrorsMixin, APIView):
 class AssignmentDetailApi(ServiceErrorsMixin, APIView):
     def get(self, request, assignment_id: int):
         labeling = selectors.assignment_for_user(request.user, assignment_id)
+        labeling = assignments.assignment_open(labeling=labeling)
         return Response(selectors.assignment_view(labeling))
 
 
@@ -71,7 +78,7 @@ class AssignmentDraftApi(ServiceErrorsMixin, APIView):
         labeling = selectors.assignment_for_user(request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        labeling = assignments.draft_save(
+        labeling = submission.draft_save(
             labeling=labeling,
             steps=data.validated_data["steps"],
             total_time_ms=data.validated_data.get("total_time_ms"),
@@ -89,7 +96,7 @@ class AssignmentSubmitApi(ServiceErrorsMixin, APIView):
         labeling = selectors.assignment_for_user(request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        labeling = assignments.labeling_submit(
+        labeling = submission.labeling_submit(
             labeling=labeling,
             finish_reason=data.validated_data["finish_reason"],
             reason=data.validated_data.get("reason", ""),
@@ -103,3 +110,64 @@ class AssignmentSubmitApi(ServiceErrorsMixin, APIView):
                 "total_time_ms": labeling.total_time_ms,
             }
         )
+
+
+class IsLead(permissions.BasePermission):
+    message = "Only project leads may do this."
+
+    def has_permission(self, request, view):
+        return bool(
+            request.user and request.user.is_authenticated and selectors.is_lead(request.user)
+        )
+
+
+class ProjectListApi(ServiceErrorsMixin, APIView):
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Project
+            fields = ["id", "name", *EDITABLE]
+
+    def get(self, request):
+        projects = selectors.projects_for_user(request.user)
+        return Response(self.OutputSerializer(projects, many=True).data)
+
+
+class ProjectDetailApi(ServiceErrorsMixin, APIView):
+    class InputSerializer(serializers.Serializer):
+        overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
+        lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+        qc_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+        screening_pass_mark = serializers.FloatField(min_value=0, max_value=1, required=False)
+        qc_pause_threshold = serializers.FloatField(
+            min_value=0, max_value=1, required=False, allow_null=True
+        )
+        qc_pause_min_questions = serializers.IntegerField(min_value=1, required=False)
+
+    def get_permissions(self):
+        if self.request.method == "GET":
+            return [permissions.IsAuthenticated()]
+        return [IsLead()]
+
+    def get(self, request, project_id: int):
+        project = selectors.projects_for_user(request.user).filter(pk=project_id).first()
+        if project is None:
+            raise NotFound("No such project.")
+        return Response(ProjectListApi.OutputSerializer(project).data)
+
+    def patch(self, request, project_id: int):
+        project = selectors.project_for_lead(request.user, project_id)
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        project = project_update(project=project, **data.validated_data)
+        return Response(ProjectListApi.OutputSerializer(project).data)
+
+
+class LabelingGoldApi(ServiceErrorsMixin, APIView):
+    permission_classes = [IsLead]
+
+    def post(self, request, labeling_id: int):
+        labeling = Labeling.objects.filter(pk=labeling_id).first()
+        if labeling is None:
+            raise NotFound("No such labeling.")
+        gold = gold_mark(labeling=labeling, by=request.user)
+        return Response({"solution": gold.solution_id, "labeling": gold.labeling_id})

@@ -3,6 +3,9 @@ from django.urls import path
 from labeling import api
 
 urlpatterns = [
+    path("projects/", api.ProjectListApi.as_view(), name="api-projects"),
+    path("projects/<int:project_id>/", api.ProjectDetailApi.as_view(), name="api-project"),
+    path("labelings/<int:labeling_id>/gold/", api.LabelingGoldApi.as_view(), name="api-gold"),
     path("assignments/next/", api.AssignmentNextApi.as_view(), name="api-assignment-next"),
     path(
         "assignments/<int:assignment_id>/",

@@ -49,6 +49,10 @@ class Project(TimestampedModel):
     qc_rate = models.FloatField(default=0.10)
     # Step agreement with gold needed to pass screening (PRM800K used 75%).
     screening_pass_mark = models.FloatField(default=0.75)
+    # Pause an annotator whose quality-control step agreement falls below this (null: off),
+    # once they have done at least `qc_pause_min_questions` gold questions.
+    qc_pause_threshold = models.FloatField(null=True, blank=True)
+    qc_pause_min_questions = models.PositiveSmallIntegerField(default=5)
 
     class Meta:
         ordering = ["name"]
@@ -61,15 +65,35 @@ class Project(TimestampedModel):
                 condition=Q(screening_pass_mark__gte=0) & Q(screening_pass_mark__lte=1),
                 name="project_pass_mark_share",
             ),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=1), name="project_lease_minutes_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(qc_pause_threshold__isnull=True)
+                | (Q(qc_pause_threshold__gte=0) & Q(qc_pause_threshold__lte=1)),
+                name="project_qc_pause_share",
+            ),
         ]
 
     def __str__(self):
         return self.name
 
 
+class ScreeningStatus(models.TextChoices):
+    PENDING = "pending", "Not finished"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
 class Membership(TimestampedModel):
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
     user = models.ForeignKey(User, on_delete=models.CASCADE)
+    screening_status = models.CharField(
+        max_length=16, choices=ScreeningStatus.choices, default=ScreeningStatus.PENDING
+    )
+    screening_score = models.FloatField(null=True, blank=True)  # step agreement with gold
+    # Set when quality control falls below the project's pause threshold; a lead can clear it.
+    paused = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -161,6 +185,11 @@ class GenerationItem(models.Model):
     )
     rank = models.PositiveIntegerField()
     score = models.FloatField(null=True, blank=True)  # the selecting model's score, if any
+    # Submitted labelings of the solution in this generation, and whether it still wants more
+    # (submitted < the project's overlap). Kept up to date by the queue services so that the
+    # next-task query walks a small partial index instead of counting labelings.
+    submitted_count = models.PositiveIntegerField(default=0)
+    is_open = models.BooleanField(default=True)
 
     class Meta:
         constraints = [
@@ -168,7 +197,14 @@ class GenerationItem(models.Model):
                 fields=["generation", "solution"], name="generation_item_unique"
             ),
         ]
-        indexes = [models.Index(fields=["generation", "rank"])]
+        indexes = [
+            models.Index(fields=["generation", "rank"]),
+            models.Index(
+                fields=["generation", "rank", "solution"],
+                condition=Q(is_open=True),
+                name="generation_item_open",
+            ),
+        ]
 
     def __str__(self):
         return f"#{self.rank} of {self.generation}: solution {self.solution_id}"
@@ -203,6 +239,13 @@ class Labeling(TimestampedModel):
         max_length=16, choices=FinishReason.choices, null=True, blank=True
     )
     reason = models.TextField(blank=True)  # the labeler's words for give_up / bad_problem
+    # A draft's hold on its slot; renewed while the annotator is active. Past it, the slot
+    # returns to the queue.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Quality-control and screening labelings, scored against the solution's gold labeling:
+    # share of equal ratings on the steps both rated, and whether the first Negative matches.
+    gold_agreement = models.FloatField(null=True, blank=True)
+    gold_first_error_match = models.BooleanField(null=True, blank=True)
     total_time_ms = models.BigIntegerField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     is_quality_control = models.BooleanField(default=False)
@@ -251,15 +294,39 @@ class Labeling(TimestampedModel):
                 condition=Q(status="draft"),
                 name="labeling_one_draft_per_solution",
             ),
+            # An annotator never labels the same solution twice in this platform (imported
+            # history, quality-control and screening repeats aside).
+            models.UniqueConstraint(
+                fields=["labeler", "solution"],
+                condition=Q(status__in=["draft", "submitted"])
+                & Q(source_hash__isnull=True)
+                & Q(is_quality_control=False)
+                & Q(is_screening=False),
+                name="labeling_once_per_labeler_and_solution",
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "status", "id"]),
             models.Index(fields=["solution", "status"]),
             models.Index(fields=["labeler", "status"]),
+            models.Index(fields=["labeler", "solution"]),
         ]
 
     def __str__(self):
         return f"labeling {self.pk} of solution {self.solution_id} by {self.labeler_id}"
+
+
+class GoldLabel(TimestampedModel):
+    """The reference labeling of a quality-control or screening solution."""
+
+    solution = models.OneToOneField(Solution, on_delete=models.CASCADE, related_name="gold")
+    labeling = models.ForeignKey(Labeling, on_delete=models.PROTECT, related_name="+")
+    marked_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self):
+        return f"gold for solution {self.solution_id}"
 
 
 class StepRating(models.Model):

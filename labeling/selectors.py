@@ -1,10 +1,19 @@
 """Reads, permission-checked where they take a user."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, FloatField, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from labeling.errors import NotFound
-from labeling.models import GenerationItem, Labeling, LabelingStatus, Project, Role, User
+from labeling.models import (
+    GenerationItem,
+    Labeling,
+    LabelingStatus,
+    Membership,
+    Project,
+    Role,
+    User,
+)
 from labeling.rating_rules import marks_of
 
 
@@ -27,7 +36,7 @@ def assignment_for_user(user: User, assignment_id: int) -> Labeling:
         Labeling.objects.filter(
             pk=assignment_id,
             labeler=user,
-            status__in=[LabelingStatus.DRAFT, LabelingStatus.SUBMITTED],
+            status__in=[LabelingStatus.DRAFT, LabelingStatus.SUBMITTED, LabelingStatus.ABANDONED],
         )
         .select_related("solution__problem", "generation", "project")
         .first()
@@ -76,7 +85,7 @@ def assignment_view(labeling: Labeling) -> dict:
 def annotator_project_summaries(user: User) -> list[dict]:
     """Per project of the user: tasks they submitted today, and solutions of the current
     generation they have not labeled yet (what is waiting for them)."""
-    from labeling.services.assignments import current_generation
+    from labeling.services.assignments import current_generation  # import cycle otherwise
 
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     summaries = []
@@ -107,3 +116,59 @@ def annotator_project_summaries(user: User) -> list[dict]:
             }
         )
     return summaries
+
+
+def is_lead(user: User) -> bool:
+    return user.is_superuser or user.role == Role.LEAD
+
+
+def project_for_lead(user: User, project_id: int) -> Project:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or not is_lead(user):
+        raise NotFound("No such project.")
+    return project
+
+
+def queue_overview(project: Project) -> dict:
+    """What a lead sees of the queue: per generation solutions waiting / in progress / done,
+    live leases, and per annotator quality control and screening."""
+    now = timezone.now()
+    live = Labeling.objects.filter(
+        project=project, status=LabelingStatus.DRAFT, lease_expires_at__gt=now
+    )
+    in_progress_solutions = live.values("solution_id")
+    generations = []
+    for generation in project.generations.order_by("number"):
+        items = GenerationItem.objects.filter(generation=generation)
+        counts = items.aggregate(
+            total=Count("id"),
+            done=Count("id", filter=Q(is_open=False)),
+            in_progress=Count("id", filter=Q(is_open=True, solution_id__in=in_progress_solutions)),
+        )
+        counts["waiting"] = counts["total"] - counts["done"] - counts["in_progress"]
+        generations.append({"generation": generation, **counts})
+    leases = [
+        {
+            "labeling": labeling,
+            "held_for": now - labeling.created_at,
+            "expires_in": labeling.lease_expires_at - now,
+        }
+        for labeling in live.select_related("labeler").order_by("created_at")
+    ]
+    annotators = []
+    memberships = Membership.objects.filter(project=project).select_related("user")
+    qc = {
+        row["labeler_id"]: row
+        for row in Labeling.objects.filter(
+            project=project, is_quality_control=True, status=LabelingStatus.SUBMITTED
+        )
+        .values("labeler_id")
+        .annotate(
+            n=Count("id"),
+            agreement=Avg("gold_agreement"),
+            first_error=Avg(Cast("gold_first_error_match", FloatField())),
+        )
+    }
+    for membership in memberships.order_by("user__username"):
+        annotators.append({"membership": membership, "qc": qc.get(membership.user_id)})
+    return {"generations": generations, "leases": leases, "annotators": annotators}

@@ -5,10 +5,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling import selectors
-from labeling.errors import NotFound
-from labeling.models import Project
+from labeling.errors import ApplicationError, NotFound
+from labeling.forms import ProjectSettingsForm
+from labeling.models import Labeling, Membership, Project
 from labeling.prm800k import ANSWER_MARKER
 from labeling.services import assignments
+from labeling.services.projects import membership_resume, project_update
 
 
 @require_GET
@@ -29,13 +31,13 @@ def home(request):
 def project_start(request, project_id: int):
     project = get_object_or_404(Project, pk=project_id)
     try:
-        labeling = assignments.assignment_next(user=request.user, project=project)
+        result = assignments.assignment_next(user=request.user, project=project)
     except NotFound:
         raise Http404("No such project.") from None
-    if labeling is None:
-        messages.info(request, f"Nothing to label in {project.name} right now.")
+    if result.labeling is None:
+        messages.info(request, result.message(project))
         return redirect("home")
-    return redirect("task", assignment_id=labeling.pk)
+    return redirect("task", assignment_id=result.labeling.pk)
 
 
 def _display_steps(texts: list[str]) -> list[dict]:
@@ -58,6 +60,7 @@ def task(request, assignment_id: int):
         labeling = selectors.assignment_for_user(request.user, assignment_id)
     except NotFound:
         raise Http404("No such assignment.") from None
+    labeling = assignments.assignment_open(labeling=labeling)
     state = selectors.assignment_view(labeling)
     context = {
         "state": state,
@@ -67,3 +70,62 @@ def task(request, assignment_id: int):
     }
     template = "labeling/task.html#task" if request.htmx else "labeling/task.html"
     return render(request, template, context)
+
+
+def _lead_project(request, project_id: int) -> Project:
+    try:
+        return selectors.project_for_lead(request.user, project_id)
+    except NotFound:
+        raise Http404("No such project.") from None
+
+
+def _queue_page(request, project, form, status=200):
+    context = {"project": project, "form": form, **selectors.queue_overview(project)}
+    template = "labeling/queue.html#queue" if request.htmx else "labeling/queue.html"
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@login_required
+def project_queue(request, project_id: int):
+    project = _lead_project(request, project_id)
+    return _queue_page(request, project, ProjectSettingsForm(instance=project))
+
+
+@require_POST
+@login_required
+def project_settings(request, project_id: int):
+    project = _lead_project(request, project_id)
+    form = ProjectSettingsForm(request.POST, instance=Project.objects.get(pk=project.pk))
+    if not form.is_valid():
+        return _queue_page(request, project, form, status=400)  # keeps what was typed
+    try:
+        project_update(project=project, **{k: form.cleaned_data[k] for k in form.changed_data})
+    except ApplicationError as exc:
+        form.add_error(None, str(exc))
+        return _queue_page(request, project, form, status=400)
+    messages.success(request, "Settings saved.")
+    return redirect("project-queue", project_id=project.pk)
+
+
+@require_POST
+@login_required
+def lease_release_view(request, project_id: int, labeling_id: int):
+    project = _lead_project(request, project_id)
+    labeling = get_object_or_404(Labeling, pk=labeling_id, project=project)
+    try:
+        assignments.lease_release(labeling=labeling)
+        messages.success(request, f"Released task {labeling_id}; it is back in the queue.")
+    except ApplicationError as exc:
+        messages.info(request, str(exc))
+    return redirect("project-queue", project_id=project.pk)
+
+
+@require_POST
+@login_required
+def membership_resume_view(request, project_id: int, membership_id: int):
+    project = _lead_project(request, project_id)
+    membership = get_object_or_404(Membership, pk=membership_id, project=project)
+    membership_resume(membership=membership)
+    messages.success(request, f"{membership.user.username} can label again.")
+    return redirect("project-queue", project_id=project.pk)

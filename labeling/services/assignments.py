@@ -1,159 +1,380 @@
-"""Serving tasks to annotators and recording what they say: next task, draft saves, submit.
+"""Serving tasks: the next-task rule, leases, and taking an expired task back.
 
-A task in progress is a draft `Labeling` of the annotator (its id is the assignment id). Every
-rating is saved as it is made; submit is idempotent.
+A task in progress is a draft `Labeling` of the annotator (its id is the assignment id) holding a
+lease on its slot. The next-task rule, in order (issue "Assignment queue"):
+
+1. the annotator's own unfinished task (an expired lease is taken back if the slot is still free,
+   else the draft is closed as abandoned, kept but never exported);
+2. screening questions, until the annotator has passed screening (a project without a screening
+   set skips this; failing it ends the annotator's work in the project);
+3. with probability = the project's QC rate, a gold question they have not done in this
+   generation;
+4. otherwise the highest-priority solution of the current generation that still needs
+   labelings, that they have never labeled, and that is not held by `overlap` live leases plus
+   submitted labelings. Priority is selection order (`GenerationItem.rank`), then age.
+
+Atomicity: each candidate solution row is locked (`SELECT ... FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so concurrent requests spread over candidates instead of queueing) and its slots are
+recounted under the lock before a draft is made. SQLite serialises writers with IMMEDIATE
+transactions, which gives the same guarantee.
 """
 
-from django.db import transaction
-from django.db.models import Max
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from labeling import rating_rules
-from labeling.errors import ApplicationError, Conflict, NotFound
+from labeling.errors import Conflict, NotFound
 from labeling.models import (
     Generation,
     GenerationItem,
+    GoldLabel,
     Labeling,
     LabelingStatus,
+    Membership,
     Project,
-    StepRating,
+    ScreeningStatus,
+    Solution,
     User,
 )
-from labeling.prm800k import iter_ratings
+from labeling.services.quality import screening_status_update
 
-MAX_TOTAL_TIME_MS = 7 * 24 * 3600 * 1000  # a week on one task is a client bug, not a labeling
+CANDIDATES_PER_TRY = 20  # open items fetched at once; contention past that is rare
+
+NOTHING_LEFT = "nothing_left"
+SCREENING_FAILED = "screening_failed"
+PAUSED = "paused"
+MESSAGES = {
+    NOTHING_LEFT: "Nothing to label in {project} right now.",
+    SCREENING_FAILED: "You did not pass the screening questions of {project}, so there is no "
+    "more work for you there. Your project lead can tell you more.",
+    PAUSED: "Your work in {project} is paused because of quality-control results. Your project "
+    "lead can resume it.",
+}
+
+
+@dataclass(frozen=True)
+class NextTask:
+    labeling: Labeling | None
+    reason: str = ""  # why there is no task
+
+    def message(self, project: Project) -> str:
+        return MESSAGES.get(self.reason, "").format(project=project.name)
 
 
 def current_generation(project: Project) -> Generation | None:
-    """The newest labeling generation (screening, -1, is never current)."""
-    top = project.generations.filter(number__gte=0).aggregate(top=Max("number"))["top"]
-    if top is None:
-        return None
-    return project.generations.get(number=top)
+    """The newest labeling generation (the screening set, -1, is never current)."""
+    return project.generations.filter(number__gte=0).order_by("-number").first()
+
+
+def screening_generation(project: Project) -> Generation | None:
+    return project.generations.filter(number=Generation.SCREENING).first()
 
 
 def default_project(user: User) -> Project | None:
     return user.projects.order_by("membership__id").first()
 
 
+def lease_until(project: Project, now: datetime) -> datetime:
+    return now + timedelta(minutes=project.lease_minutes)
+
+
+def regular(queryset):
+    """Labelings that count towards a solution's overlap (not QC or screening repeats)."""
+    return queryset.filter(is_quality_control=False, is_screening=False)
+
+
+def _live_drafts(now: datetime):
+    return regular(Labeling.objects.filter(status=LabelingStatus.DRAFT, lease_expires_at__gt=now))
+
+
+def _lock_solution(solution_id: int) -> bool:
+    """Lock the solution row; False when another transaction holds it (PostgreSQL)."""
+    queryset = Solution.objects.filter(pk=solution_id)
+    if connection.features.has_select_for_update_skip_locked:
+        queryset = queryset.select_for_update(skip_locked=True)
+    else:
+        queryset = queryset.select_for_update()
+    return queryset.values_list("pk", flat=True).first() is not None
+
+
+def _slots_taken(solution_id: int, generation_id: int, now: datetime, excluding=None) -> int:
+    """Submitted labelings in the generation plus live drafts, counted in ONE statement: a
+    submit turns a draft into a submitted labeling without touching the solution's lock, and
+    two separate counts could each miss it."""
+    taken = regular(Labeling.objects.filter(solution_id=solution_id)).filter(
+        Q(status=LabelingStatus.SUBMITTED, generation_id=generation_id)
+        | Q(status=LabelingStatus.DRAFT, lease_expires_at__gt=now)
+    )
+    if excluding is not None:
+        taken = taken.exclude(pk=excluding)
+    return taken.count()
+
+
+def _new_draft(
+    *,
+    user: User,
+    project: Project,
+    solution_id: int,
+    generation: Generation,
+    now: datetime,
+    score: float | None = None,
+    quality_control: bool = False,
+    screening: bool = False,
+) -> Labeling:
+    return Labeling.objects.create(
+        project=project,
+        solution_id=solution_id,
+        labeler=user,
+        generation=generation,
+        status=LabelingStatus.DRAFT,
+        steps=[],
+        total_time_ms=0,
+        verifier_score=score,
+        is_quality_control=quality_control,
+        is_screening=screening,
+        lease_expires_at=lease_until(project, now),
+    )
+
+
+def lease_hold(labeling: Labeling, now: datetime | None = None) -> bool:
+    """Renew a draft's lease, taking it back if it expired and its slot is still free; close it
+    as abandoned otherwise. Call inside a transaction. True when the draft is (again) held."""
+    now = now or timezone.now()
+    project = labeling.project
+    if labeling.lease_expires_at is not None and labeling.lease_expires_at <= now:
+        free = labeling.is_quality_control or labeling.is_screening
+        if not free and _lock_solution_blocking(labeling.solution_id):
+            taken = _slots_taken(
+                labeling.solution_id, labeling.generation_id, now, excluding=labeling.pk
+            )
+            free = taken < project.overlap
+        if not free:
+            labeling.status = LabelingStatus.ABANDONED
+            labeling.lease_expires_at = None
+            labeling.save(update_fields=["status", "lease_expires_at", "updated_at"])
+            return False
+    labeling.lease_expires_at = lease_until(project, now)
+    labeling.save(update_fields=["lease_expires_at", "updated_at"])
+    return True
+
+
+def _lock_solution_blocking(solution_id: int) -> bool:
+    Solution.objects.select_for_update().filter(pk=solution_id).values_list("pk").first()
+    return True
+
+
 def assignment_next(
-    *, user: User, project: Project | None = None, exclude: tuple[int, ...] = ()
-) -> Labeling | None:
-    """The annotator's next task: their own unfinished one first, else the highest-priority
-    solution of the current generation that they have not labeled. None when nothing is left."""
+    *,
+    user: User,
+    project: Project | None = None,
+    exclude: tuple[int, ...] = (),
+    rng: random.Random | None = None,
+) -> NextTask:
+    """The annotator's next task (see the module docstring for the rule)."""
+    rng = rng or random
     if project is None:
         project = default_project(user)
         if project is None:
-            return None
-    elif not project.members.filter(pk=user.pk).exists():
-        raise NotFound("No such project.")
+            return NextTask(None, NOTHING_LEFT)
+    now = timezone.now()
     with transaction.atomic():
-        # Serialise next-task requests of one annotator (a double click must not make two).
-        User.objects.select_for_update().filter(pk=user.pk).first()
-        draft = (
+        # One next-task request per annotator and project at a time (a double click must not
+        # make two tasks); other annotators are not blocked by this lock.
+        membership = (
+            Membership.objects.select_for_update().filter(project=project, user=user).first()
+        )
+        if membership is None:
+            raise NotFound("No such project.")
+
+        drafts = (
             Labeling.objects.filter(project=project, labeler=user, status=LabelingStatus.DRAFT)
             .exclude(pk__in=exclude)
+            .select_related("project")
             .order_by("id")
-            .first()
         )
-        if draft is not None:
-            return draft
+        for draft in drafts:
+            if lease_hold(draft, now):
+                return NextTask(draft)
+
+        if membership.paused:
+            return NextTask(None, PAUSED)
+
+        screening = screening_generation(project)
+        if screening is not None and membership.screening_status != ScreeningStatus.PASSED:
+            labeling = _next_screening(user, project, screening, membership, now)
+            if labeling is not None:
+                return NextTask(labeling)
+            if membership.screening_status == ScreeningStatus.FAILED:
+                return NextTask(None, SCREENING_FAILED)
+            if membership.screening_status != ScreeningStatus.PASSED:
+                return NextTask(None, NOTHING_LEFT)  # screening answers still being saved
+
         generation = current_generation(project)
         if generation is None:
-            return None
-        labeled = Labeling.objects.filter(project=project, labeler=user).values("solution_id")
-        item = (
-            GenerationItem.objects.filter(generation=generation)
-            .exclude(solution_id__in=labeled)
-            .order_by("rank", "solution_id")
-            .first()
+            return NextTask(None, NOTHING_LEFT)
+        if project.qc_rate > 0 and rng.random() < project.qc_rate:
+            labeling = _next_quality_control(user, project, generation, now, rng)
+            if labeling is not None:
+                return NextTask(labeling)
+        labeling = _next_regular(user, project, generation, now)
+        return NextTask(labeling, "" if labeling else NOTHING_LEFT)
+
+
+def _gold_solutions(project: Project):
+    return GoldLabel.objects.filter(solution__project=project).values("solution_id")
+
+
+def _next_screening(user, project, screening, membership, now) -> Labeling | None:
+    done = Labeling.objects.filter(
+        project=project, labeler=user, is_screening=True, status=LabelingStatus.SUBMITTED
+    ).values("solution_id")
+    item = (
+        GenerationItem.objects.filter(
+            generation=screening, solution_id__in=_gold_solutions(project)
         )
-        if item is None:
-            return None
-        return Labeling.objects.create(
+        .exclude(solution_id__in=done)
+        .order_by("rank", "solution_id")
+        .first()
+    )
+    if item is None:
+        screening_status_update(membership)
+        return None
+    return _new_draft(
+        user=user,
+        project=project,
+        solution_id=item.solution_id,
+        generation=screening,
+        now=now,
+        screening=True,
+    )
+
+
+def _next_quality_control(user, project, generation, now, rng) -> Labeling | None:
+    screening_set = GenerationItem.objects.filter(
+        generation__project=project, generation__number=Generation.SCREENING
+    ).values("solution_id")
+    done = Labeling.objects.filter(
+        labeler=user, generation=generation, is_quality_control=True
+    ).values("solution_id")
+    choices = list(
+        GoldLabel.objects.filter(solution__project=project)
+        .exclude(solution_id__in=screening_set)
+        .exclude(solution_id__in=done)
+        .values_list("solution_id", flat=True)
+    )
+    if not choices:
+        return None
+    return _new_draft(
+        user=user,
+        project=project,
+        solution_id=rng.choice(sorted(choices)),
+        generation=generation,
+        now=now,
+        quality_control=True,
+    )
+
+
+def _next_regular(user, project, generation, now) -> Labeling | None:
+    live = (
+        _live_drafts(now)
+        .filter(solution_id=OuterRef("solution_id"))
+        .order_by()
+        .values("solution_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    mine = Labeling.objects.filter(labeler=user, solution_id=OuterRef("solution_id"))
+    gold = GoldLabel.objects.filter(solution_id=OuterRef("solution_id"))
+    candidates = (
+        GenerationItem.objects.filter(generation=generation, is_open=True)
+        .filter(~Exists(mine), ~Exists(gold))
+        .annotate(live=Coalesce(Subquery(live, output_field=IntegerField()), Value(0)))
+        .filter(Q(live__lt=project.overlap - F("submitted_count")))
+        .order_by("rank", "solution_id")
+        .values_list("solution_id", "score")
+    )
+    tried: set[int] = set()
+    busy: list[tuple[int, float | None]] = []
+    while True:
+        batch = list(candidates.exclude(solution_id__in=tried)[:CANDIDATES_PER_TRY])
+        if not batch:
+            break
+        for solution_id, score in batch:
+            tried.add(solution_id)
+            try:
+                return _claim(user, project, generation, now, solution_id, score, wait=False)
+            except _Busy:
+                busy.append((solution_id, score))  # being given to someone else right now
+            except _Full:
+                pass
+    # Everything free was locked by concurrent requests: wait for those locks in turn rather
+    # than answer "nothing left" while work remains.
+    for solution_id, score in busy:
+        try:
+            return _claim(user, project, generation, now, solution_id, score, wait=True)
+        except _Full:
+            pass
+    return None
+
+
+class _Busy(Exception):
+    pass
+
+
+class _Full(Exception):
+    pass
+
+
+def _claim(user, project, generation, now, solution_id, score, *, wait: bool) -> Labeling:
+    """Lock the solution, recount its slots, and make the draft. Runs in a savepoint, so a
+    candidate that cannot be used releases its lock at once (holding it while trying the next
+    one could deadlock with a request doing the same in the other order)."""
+    with transaction.atomic():
+        if wait:
+            _lock_solution_blocking(solution_id)
+        elif not _lock_solution(solution_id):
+            raise _Busy
+        if _slots_taken(solution_id, generation.pk, now) >= project.overlap:
+            raise _Full
+        return _new_draft(
+            user=user,
             project=project,
-            solution_id=item.solution_id,
-            labeler=user,
+            solution_id=solution_id,
             generation=generation,
-            status=LabelingStatus.DRAFT,
-            steps=[],
-            total_time_ms=0,
-            verifier_score=item.score,
+            now=now,
+            score=score,
         )
 
 
-def _locked(labeling: Labeling) -> Labeling:
-    return (
-        Labeling.objects.select_for_update(of=("self",))
-        .select_related("solution")
-        .get(pk=labeling.pk)
-    )
-
-
-def _time(value, current: int | None) -> int | None:
-    """Time only grows: a late or repeated save never takes time away."""
-    if value is None:
-        return current
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOTAL_TIME_MS:
-        raise ApplicationError("total_time_ms: must be a whole number of milliseconds")
-    return max(current or 0, value)
-
-
-def _write_ratings(labeling: Labeling) -> None:
-    StepRating.objects.filter(labeling=labeling).delete()
-    StepRating.objects.bulk_create(
-        StepRating(
-            labeling=labeling,
-            step_index=row.step_index,
-            completion_index=row.completion_index,
-            rating=row.rating,
-            flagged=row.flagged,
+def assignment_open(*, labeling: Labeling) -> Labeling:
+    """The annotator opened (or reloaded) their task: renew its lease, or take it back after
+    expiry when the slot is still free (otherwise it is closed as abandoned)."""
+    if labeling.status != LabelingStatus.DRAFT:
+        return labeling
+    with transaction.atomic():
+        locked = (
+            Labeling.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .get(pk=labeling.pk)
         )
-        for row in iter_ratings(labeling.steps)
-    )
-
-
-def draft_save(*, labeling: Labeling, steps, total_time_ms=None) -> Labeling:
-    """Replace the draft's ratings and flags (and advance its time)."""
-    with transaction.atomic():
-        labeling = _locked(labeling)
-        if labeling.status != LabelingStatus.DRAFT:
-            raise Conflict(f"This labeling is {labeling.status}; its ratings can no longer change.")
-        texts = labeling.solution.steps
-        try:
-            marks = rating_rules.parse_marks(steps, len(texts))
-        except rating_rules.DraftError as exc:
-            raise ApplicationError(str(exc)) from None
-        labeling.steps = rating_rules.to_label_steps(texts, marks)
-        labeling.total_time_ms = _time(total_time_ms, labeling.total_time_ms)
-        labeling.save(update_fields=["steps", "total_time_ms", "updated_at"])
-        _write_ratings(labeling)
+        if locked.status == LabelingStatus.DRAFT:
+            lease_hold(locked)
+    labeling.status = locked.status
+    labeling.lease_expires_at = locked.lease_expires_at
     return labeling
 
 
-def labeling_submit(
-    *, labeling: Labeling, finish_reason: str, reason: str = "", total_time_ms=None
-) -> Labeling:
-    """End the labeling. Submitting again with the same finish reason changes nothing."""
+def lease_release(*, labeling: Labeling) -> None:
+    """A lead frees a held task: the draft is closed as abandoned (kept, never exported) and
+    the slot returns to the queue."""
     with transaction.atomic():
-        labeling = _locked(labeling)
-        if labeling.status == LabelingStatus.SUBMITTED:
-            if labeling.finish_reason == finish_reason:
-                return labeling  # a double click or a retried request
-            raise Conflict(f"Already submitted as {labeling.finish_reason}.")
-        if labeling.status != LabelingStatus.DRAFT:
-            raise Conflict(f"This labeling is {labeling.status} and cannot be submitted.")
-        marks = rating_rules.marks_of(labeling.steps)
-        try:
-            reason = rating_rules.check_submit(
-                marks, len(labeling.solution.steps), finish_reason, reason
-            )
-        except rating_rules.DraftError as exc:
-            raise ApplicationError(str(exc)) from None
-        labeling.total_time_ms = _time(total_time_ms, labeling.total_time_ms)
-        labeling.status = LabelingStatus.SUBMITTED
-        labeling.finish_reason = finish_reason
-        labeling.reason = reason
-        labeling.submitted_at = timezone.now()
-        labeling.save()
-    return labeling
+        updated = Labeling.objects.filter(pk=labeling.pk, status=LabelingStatus.DRAFT).update(
+            status=LabelingStatus.ABANDONED, lease_expires_at=None, updated_at=timezone.now()
+        )
+    if not updated:
+        raise Conflict("That task is no longer in progress.")

@@ -37,8 +37,10 @@ from labeling.models import (
     StepRating,
     User,
 )
+from labeling.services.quality import generation_items_recount
 
 logger = logging.getLogger(__name__)
+
 
 CHUNK_SIZE = 1000  # records written per round trip batch; bounds memory on large files
 MAX_REPORTED_ERRORS = 50
@@ -147,6 +149,8 @@ def prm800k_import(
             )
         if batch:
             writer.write(batch)
+        if result.created:
+            generation_items_recount(project)
         if progress:
             progress(result.lines)
     logger.info("PRM800K import of %s into %s: %s", name, project.name, result.summary())

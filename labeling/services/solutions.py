@@ -23,6 +23,7 @@ from labeling.services.prm800k import (
     steps_hash,
 )
 from labeling.services.problems import strip_prompt_suffix
+from labeling.services.quality import generation_items_recount
 
 SOURCE_PROCESSBENCH = "processbench"
 SOURCE_IMPORT = "import"
@@ -219,4 +220,5 @@ def solutions_import(
             rank += 1
             items.append(GenerationItem(generation=target, solution=solution, rank=rank))
         GenerationItem.objects.bulk_create(items, batch_size=2000)
+        generation_items_recount(project)
     return result

@@ -78,7 +78,8 @@
           flagged: saved ? Boolean(saved.flagged) : false,
         });
       }
-      this.submitted = this.state.status === "submitted";
+      // Submitted, or abandoned (its hold expired and the slot went to someone else): read-only.
+      this.submitted = this.state.status !== "draft";
       this.baseTime = this.state.draft.total_time_ms || 0;
       this.visibleMs = 0;
       this.visibleSince = document.visibilityState === "visible" ? performance.now() : null;
@@ -279,7 +280,11 @@
             });
           }
           return response.json().then(
-            (data) => Promise.reject(new Error(data.detail || response.statusText)),
+            (data) => {
+              const error = new Error(data.detail || response.statusText);
+              error.conflict = response.status === 409; // expired hold or already submitted
+              return Promise.reject(error);
+            },
             () => Promise.reject(new Error(response.statusText))
           );
         })
@@ -296,6 +301,11 @@
           this.dirty = true; // what failed is still to be saved
           this.failures += 1;
           this.setSaveState("error", "Not saved: " + (error.message || "network error"));
+          if (error.conflict) {
+            // Retrying cannot help; reloading takes the task back if it is still free.
+            this.reloadOnRetry = true;
+            return false;
+          }
           const delay = RETRY_DELAYS_MS[Math.min(this.failures - 1, RETRY_DELAYS_MS.length - 1)];
           this.retryTimer = setTimeout(() => this.flush(), delay);
           return false;
@@ -446,6 +456,10 @@
         if (reason) this.submit(reason);
       });
       this.$("retry").addEventListener("click", () => {
+        if (this.reloadOnRetry) {
+          window.location.reload();
+          return;
+        }
         this.failures = 0;
         this.flush();
       });

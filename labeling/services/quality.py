@@ -1,0 +1,133 @@
+"""Quality control: gold labels, scoring labelings against them, screening status, pausing."""
+
+from django.db import transaction
+from django.db.models import Avg, Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from labeling import gold_agreement
+from labeling.errors import ApplicationError
+from labeling.models import (
+    Generation,
+    GenerationItem,
+    GoldLabel,
+    Labeling,
+    LabelingStatus,
+    Membership,
+    Project,
+    ScreeningStatus,
+    User,
+)
+
+
+def gold_mark(*, labeling: Labeling, by: User | None = None) -> GoldLabel:
+    """Make a submitted labeling the gold for its solution (replacing any earlier gold)."""
+    if labeling.status != LabelingStatus.SUBMITTED:
+        raise ApplicationError("Only a submitted labeling can be gold.")
+    gold, _ = GoldLabel.objects.update_or_create(
+        solution_id=labeling.solution_id, defaults={"labeling": labeling, "marked_by": by}
+    )
+    return gold
+
+
+def gold_from_quality_control_records(project: Project) -> int:
+    """Imported PRM800K quality-control records become gold for solutions that have none
+    (the earliest record per solution). Returns how many gold labels were made."""
+    made = 0
+    with transaction.atomic():
+        records = (
+            Labeling.objects.filter(
+                project=project, is_quality_control=True, status=LabelingStatus.SUBMITTED
+            )
+            .exclude(solution__gold__isnull=False)
+            .order_by("solution_id", "id")
+        )
+        seen = set()
+        for labeling in records:
+            if labeling.solution_id in seen:
+                continue
+            seen.add(labeling.solution_id)
+            GoldLabel.objects.create(solution_id=labeling.solution_id, labeling=labeling)
+            made += 1
+    return made
+
+
+def labeling_score_against_gold(labeling: Labeling) -> None:
+    """Fill a QC or screening labeling's agreement with its solution's gold (if any)."""
+    gold = GoldLabel.objects.filter(solution_id=labeling.solution_id).select_related("labeling")
+    gold = gold.first()
+    if gold is None:
+        return
+    agreement, first_match = gold_agreement.score(gold.labeling.steps, labeling.steps)
+    labeling.gold_agreement = agreement
+    labeling.gold_first_error_match = first_match
+    labeling.save(update_fields=["gold_agreement", "gold_first_error_match", "updated_at"])
+
+
+def screening_status_update(membership: Membership) -> None:
+    """Pass or fail once every screening question is answered: pooled step agreement with gold
+    against the project's pass mark."""
+    project = membership.project
+    questions = GenerationItem.objects.filter(
+        generation__project=project,
+        generation__number=Generation.SCREENING,
+        solution__gold__isnull=False,
+    ).values("solution_id")
+    answers = Labeling.objects.filter(
+        project=project,
+        labeler=membership.user,
+        is_screening=True,
+        status=LabelingStatus.SUBMITTED,
+        solution_id__in=questions,
+    )
+    if answers.values("solution_id").distinct().count() < questions.count():
+        return
+    equal = compared = 0
+    for answer in answers.select_related("solution__gold__labeling"):
+        gold = gold_agreement.first_ratings(answer.solution.gold.labeling.steps)
+        e, c = gold_agreement.step_agreement(gold, gold_agreement.first_ratings(answer.steps))
+        equal, compared = equal + e, compared + c
+    score = equal / compared if compared else 0.0
+    membership.screening_score = score
+    membership.screening_status = (
+        ScreeningStatus.PASSED if score >= project.screening_pass_mark else ScreeningStatus.FAILED
+    )
+    membership.save(update_fields=["screening_score", "screening_status", "updated_at"])
+
+
+def quality_control_check_pause(membership: Membership) -> None:
+    """Pause an annotator whose QC agreement fell below the project's threshold (if set)."""
+    project = membership.project
+    if project.qc_pause_threshold is None:
+        return
+    stats = Labeling.objects.filter(
+        project=project,
+        labeler=membership.user,
+        is_quality_control=True,
+        status=LabelingStatus.SUBMITTED,
+        gold_agreement__isnull=False,
+    ).aggregate(n=Count("id"), mean=Avg("gold_agreement"))
+    if stats["n"] >= project.qc_pause_min_questions and stats["mean"] < project.qc_pause_threshold:
+        membership.paused = True
+        membership.save(update_fields=["paused", "updated_at"])
+
+
+def generation_items_recount(project: Project) -> None:
+    """Recompute each generation item's submitted count and open flag from the labelings
+    (after imports and when the overlap changes)."""
+    submitted = (
+        Labeling.objects.filter(
+            solution_id=OuterRef("solution_id"),
+            generation_id=OuterRef("generation_id"),
+            status=LabelingStatus.SUBMITTED,
+            is_quality_control=False,
+            is_screening=False,
+        )
+        .order_by()
+        .values("solution_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    items = GenerationItem.objects.filter(generation__project=project)
+    items.update(submitted_count=Coalesce(Subquery(submitted), 0))
+    items.filter(submitted_count__lt=project.overlap).update(is_open=True)
+    items.filter(submitted_count__gte=project.overlap).update(is_open=False)
