@@ -16,6 +16,12 @@ from labeling.services.projects import membership_resume, project_update
 @require_GET
 @login_required
 def home(request):
+    finished = request.GET.get("finished", "")
+    if finished.isdigit():  # the task page found no next task: say why, plainly
+        project = request.user.projects.filter(pk=int(finished)).first()
+        reason = request.GET.get("reason") or assignments.NOTHING_LEFT
+        if project is not None and reason in assignments.MESSAGES:
+            messages.info(request, assignments.NextTask(None, reason).message(project))
     return render(
         request,
         "labeling/home.html",
@@ -62,6 +68,9 @@ def task(request, assignment_id: int):
         raise Http404("No such assignment.") from None
     labeling = assignments.assignment_open(labeling=labeling)
     state = selectors.assignment_view(labeling)
+    # The page does not tell quality-control and screening questions apart from other tasks
+    # (the API says so for scripts, which need it).
+    state.pop("kind")
     context = {
         "state": state,
         "labeling": labeling,

@@ -351,7 +351,9 @@
         "POST", "/api/assignments/next/", JSON.stringify({ project: this.project, exclude: [this.id] })
       )
         .then((response) => {
-          if (response.status === 204) return { none: true };
+          if (response.status === 204) {
+            return { none: true, reason: response.headers.get("X-No-Task-Reason") || "" };
+          }
           if (!response.ok) throw new Error(response.statusText);
           return response.json().then((data) =>
             fetch("/tasks/" + data.id + "/", {
@@ -415,7 +417,9 @@
         if (next && next.html) {
           swapIn(next.html, "/tasks/" + next.id + "/");
         } else if (next && next.none) {
-          window.location.assign(this.home + "?finished=" + this.project);
+          window.location.assign(
+            this.home + "?finished=" + this.project + "&reason=" + encodeURIComponent(next.reason)
+          );
         } else {
           window.location.assign(this.home);
         }
