@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from labeling import selectors
 from labeling.errors import ApplicationError, Conflict, NotFound
 from labeling.models import FinishReason, Labeling, Project
+from labeling.project_stats import StatsFilter, project_statistics
 from labeling.services import assignments, submission
 from labeling.services.projects import EDITABLE, project_update
 from labeling.services.quality import gold_mark
@@ -171,3 +172,32 @@ class LabelingGoldApi(ServiceErrorsMixin, APIView):
             raise NotFound("No such labeling.")
         gold = gold_mark(labeling=labeling, by=request.user)
         return Response({"solution": gold.solution_id, "labeling": gold.labeling_id})
+
+
+class CanSeeStatistics(permissions.BasePermission):
+    message = "Statistics are for project leads and researchers."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and selectors.can_see_statistics(user))
+
+
+class ProjectStatsApi(ServiceErrorsMixin, APIView):
+    permission_classes = [CanSeeStatistics]
+
+    class FilterSerializer(serializers.Serializer):
+        generation = serializers.IntegerField(required=False, min_value=-1)
+        since = serializers.DateTimeField(required=False)
+        until = serializers.DateTimeField(required=False)
+
+        def validate(self, attrs):
+            if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+                raise serializers.ValidationError({"until": "must be after since"})
+            return attrs
+
+    def get(self, request, project_id: int):
+        project = selectors.project_for_statistics(request.user, project_id)
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        stats = project_statistics(project, StatsFilter(**params.validated_data))
+        return Response(stats)

@@ -5,6 +5,9 @@ from labeling import api
 urlpatterns = [
     path("projects/", api.ProjectListApi.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", api.ProjectDetailApi.as_view(), name="api-project"),
+    path(
+        "projects/<int:project_id>/stats/", api.ProjectStatsApi.as_view(), name="api-project-stats"
+    ),
     path("labelings/<int:labeling_id>/gold/", api.LabelingGoldApi.as_view(), name="api-gold"),
     path("assignments/next/", api.AssignmentNextApi.as_view(), name="api-assignment-next"),
     path(

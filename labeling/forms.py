@@ -16,3 +16,15 @@ class ProjectSettingsForm(forms.ModelForm):
             "qc_pause_threshold": "Pause annotators below this QC agreement (empty: off)",
             "qc_pause_min_questions": "…after at least this many QC questions",
         }
+
+
+class StatsFilterForm(forms.Form):
+    generation = forms.IntegerField(required=False, min_value=-1)
+    since = forms.DateTimeField(required=False, help_text="e.g. 2026-11-01")
+    until = forms.DateTimeField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            self.add_error("until", "must be after since")
+        return data

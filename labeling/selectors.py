@@ -1,6 +1,6 @@
 """Reads, permission-checked where they take a user."""
 
-from django.db.models import Avg, Count, FloatField, Q, QuerySet
+from django.db.models import Avg, Count, FloatField, IntegerField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -166,9 +166,23 @@ def queue_overview(project: Project) -> dict:
         .annotate(
             n=Count("id"),
             agreement=Avg("gold_agreement"),
-            first_error=Avg(Cast("gold_first_error_match", FloatField())),
+            first_error=Avg(Cast(Cast("gold_first_error_match", IntegerField()), FloatField())),
         )
     }
     for membership in memberships.order_by("user__username"):
         annotators.append({"membership": membership, "qc": qc.get(membership.user_id)})
     return {"generations": generations, "leases": leases, "annotators": annotators}
+
+
+def can_see_statistics(user: User) -> bool:
+    return user.is_superuser or user.role in (Role.LEAD, Role.RESEARCHER)
+
+
+def project_for_statistics(user: User, project_id: int) -> Project:
+    """Leads see every project's statistics, researchers those they are members of."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        raise NotFound("No such project.")
+    if not (is_lead(user) or project.members.filter(pk=user.pk).exists()):
+        raise NotFound("No such project.")
+    return project

@@ -19,3 +19,11 @@ def prm800k_export_to_file(project_id: int, path: str, generation: int | None = 
         count = prm800k_export(project=project, out=out, generation=generation)
     partial.replace(target)
     return count
+
+
+@shared_task(queue="default", soft_time_limit=300, time_limit=330)
+def project_stats_refresh(project_id: int) -> None:
+    """Recompute a project's default statistics so the dashboard answers from a warm cache."""
+    from labeling.project_stats import project_statistics
+
+    project_statistics(Project.objects.get(pk=project_id), fresh=True)

@@ -4,11 +4,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from labeling import selectors
+from labeling import charts, selectors
 from labeling.errors import ApplicationError, NotFound
-from labeling.forms import ProjectSettingsForm
+from labeling.forms import ProjectSettingsForm, StatsFilterForm
 from labeling.models import Labeling, Membership, Project
 from labeling.prm800k import ANSWER_MARKER
+from labeling.project_stats import StatsFilter, project_statistics
 from labeling.services import assignments
 from labeling.services.projects import membership_resume, project_update
 
@@ -138,3 +139,44 @@ def membership_resume_view(request, project_id: int, membership_id: int):
     membership_resume(membership=membership)
     messages.success(request, f"{membership.user.username} can label again.")
     return redirect("project-queue", project_id=project.pk)
+
+
+@require_GET
+@login_required
+def project_dashboard(request, project_id: int):
+    if not selectors.can_see_statistics(request.user):
+        raise Http404("No such project.")
+    try:
+        project = selectors.project_for_statistics(request.user, project_id)
+    except NotFound:
+        raise Http404("No such project.") from None
+    form = StatsFilterForm(request.GET or None)
+    flt = StatsFilter()
+    if form.is_bound and form.is_valid():
+        flt = StatsFilter(**{k: v for k, v in form.cleaned_data.items() if v is not None})
+    stats = project_statistics(project, flt)
+    throughput = stats["throughput"]
+    over_time = stats["agreement_over_time"]
+    context = {
+        "project": project,
+        "form": form,
+        "stats": stats,
+        "rating_chart": charts.rating_bars(throughput["per_labeler"]),
+        "daily_chart": charts.columns(
+            [(d["date"], d["labelings"]) for d in throughput["daily"]], "Labelings per day"
+        ),
+        "agreement_chart": charts.lines(
+            {
+                "percent agreement": [(p["date"], p["percent_agreement"]) for p in over_time],
+                "Krippendorff's alpha (ordinal)": [
+                    (p["date"], p["krippendorff_alpha_ordinal"]) for p in over_time
+                ],
+            }
+        ),
+        "kappas": sorted(
+            stats["pairwise_cohen_kappa"], key=lambda p: (p["kappa"] is None, p["kappa"] or 0)
+        )[:50],
+        "usernames": {row["labeler"]: row["username"] for row in throughput["per_labeler"]},
+    }
+    template = "labeling/dashboard.html#dashboard" if request.htmx else "labeling/dashboard.html"
+    return render(request, template, context)

@@ -100,3 +100,11 @@ def manage(cli_database):
         )
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

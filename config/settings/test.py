@@ -15,3 +15,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared-cache memory: browser tests hit the live server from another thread,
     # and shared-cache memory databases lock whole tables ("database table is locked").
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+
+# Each test process has its own cache; tests clear it between tests (tests/conftest.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Tasks the code under test enqueues go to an in-process broker, never to a real one (tests that
+# need a real worker start one with the local settings and their own broker).
+CELERY_BROKER_URL = "memory://"

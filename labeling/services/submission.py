@@ -1,5 +1,8 @@
 """Recording what annotators say: draft saves (every rating as it is made) and submit."""
 
+import logging
+
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -14,7 +17,10 @@ from labeling.services.quality import (
     quality_control_check_pause,
     screening_status_update,
 )
+from labeling.tasks import project_stats_refresh
 
+logger = logging.getLogger(__name__)
+STATS_REFRESH_DEBOUNCE = 30  # seconds: at most one statistics refresh per project per window
 MAX_TOTAL_TIME_MS = 7 * 24 * 3600 * 1000  # a week on one task is a client bug, not a labeling
 LEASE_EXPIRED = "Your hold on this task expired. Reload the page to take it back if it is free."
 
@@ -118,4 +124,15 @@ def labeling_submit(
             )
             items.update(submitted_count=F("submitted_count") + 1)
             items.filter(submitted_count__gte=overlap).update(is_open=False)
+        transaction.on_commit(lambda: _schedule_stats_refresh(labeling.project_id))
     return labeling
+
+
+def _schedule_stats_refresh(project_id: int) -> None:
+    """Keep the lead dashboard warm. Best effort: a submit never depends on the broker."""
+    if not cache.add(f"stats-refresh-pending:{project_id}", 1, timeout=STATS_REFRESH_DEBOUNCE):
+        return
+    try:
+        project_stats_refresh.apply_async((project_id,), countdown=5, retry=False)
+    except Exception:  # the broker is down: the dashboard recomputes on demand instead
+        logger.warning("could not queue a statistics refresh for project %s", project_id)
