@@ -198,8 +198,8 @@ def test_large_random_input_stays_exact():
     rng = np.random.default_rng(0)
     units, labelers = 3000, 12
     triples = [
-        (int(u), f"L{int(l)}", int(v))
-        for u, l, v in zip(
+        (int(u), f"L{int(who)}", int(v))
+        for u, who, v in zip(
             rng.integers(0, units, 20000),
             rng.integers(0, labelers, 20000),
             rng.integers(-1, 2, 20000),

@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labeling import agreement
