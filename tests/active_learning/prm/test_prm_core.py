@@ -128,7 +128,7 @@ def test_packing_keeps_examples_apart(tokenizer):
     ordered = [e for row in rows for e in row]
     expected = torch.cat(
         [
-            separate[encoded.index(e)][[i for i, l in enumerate(e.labels) if l != IGNORE]]
+            separate[encoded.index(e)][[i for i, label in enumerate(e.labels) if label != IGNORE]]
             for e in ordered
         ]
     )
