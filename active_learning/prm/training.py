@@ -381,7 +381,7 @@ def _train_head(model, step_tokenizer, train_encoded, val_encoded, config, progr
                     )
                 )
             head.train()
-            history.append({"step": step, "train_loss": float(loss), "val_loss": val_loss})
+            history.append({"step": step, "train_loss": float(loss.detach()), "val_loss": val_loss})
             if best_loss is None or val_loss < best_loss - 1e-6:
                 best_loss, bad = val_loss, 0
                 best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}

@@ -151,6 +151,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 
+# The PRM: where checkpoints live, and the backbone new versions start from ("smollm2" is the
+# offline demo backbone; any Hugging Face id or local folder works).
+MODELS_DIR = Path(env.str("PRM_MODELS_DIR", default=str(VAR_DIR / "models")))
+PRM_BACKBONE = env.str("PRM_BACKBONE", default="smollm2")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
