@@ -75,6 +75,31 @@ class TrainReport:
     config: dict
 
 
+class EarlyStopping:
+    """Keeps the weights with the best held-out loss; says stop after `patience` evaluations
+    without a better one."""
+
+    MIN_IMPROVEMENT = 1e-6
+
+    def __init__(self, module: torch.nn.Module, patience: int):
+        self.module, self.patience = module, patience
+        self.best_loss: float | None = None
+        self.best_state: dict | None = None
+        self.bad = 0
+
+    def should_stop(self, loss: float) -> bool:
+        if self.best_loss is None or loss < self.best_loss - self.MIN_IMPROVEMENT:
+            self.best_loss, self.bad = loss, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+            return False
+        self.bad += 1
+        return self.bad >= self.patience
+
+    def restore_best(self) -> None:
+        if self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -223,7 +248,8 @@ def train(
     )
     scheduler = _schedule(optimizer, total_steps, config.warmup_ratio)
     eval_every = max(1, per_epoch // max(1, config.evals_per_epoch))
-    history, best_loss, best_state, bad_evals = [], None, None, 0
+    history: list[dict] = []
+    stopper = EarlyStopping(model, config.patience)
     step = micro = tokens = 0
     stopped_early = False
     running = 0.0
@@ -259,25 +285,19 @@ def train(
                 val_loss = evaluate_loss(model, val_encoded, pad, config.batch_size)
                 model.train()
                 history.append({"step": step, "train_loss": running, "val_loss": val_loss})
-                if best_loss is None or val_loss < best_loss - 1e-6:
-                    best_loss, bad_evals = val_loss, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    bad_evals += 1
-                    if bad_evals >= config.patience:
-                        stopped_early = True
-                        break
+                if stopper.should_stop(val_loss):
+                    stopped_early = True
+                    break
         if stopped_early:
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    stopper.restore_best()
     if config.mode == "lora":
         model = model.merge_and_unload()
     model.eval()
     return model, TrainReport(
         steps=step,
         epochs_run=micro / per_epoch,
-        best_val_loss=best_loss,
+        best_val_loss=stopper.best_loss,
         history=history,
         train_tokens=tokens,
         seconds=time.monotonic() - started,
@@ -357,7 +377,9 @@ def _train_head(model, step_tokenizer, train_encoded, val_encoded, config, progr
     per_epoch = math.ceil(len(y_train) / minibatch)
     total = per_epoch * config.epochs
     scheduler = _schedule(optimizer, total, config.warmup_ratio)
-    history, best_loss, best_state, bad, step = [], None, None, 0, 0
+    history: list[dict] = []
+    step = 0
+    stopper = EarlyStopping(head, config.patience)
     stopped_early = False
     for epoch in range(config.epochs):
         order = torch.randperm(len(y_train), generator=generator)
@@ -382,18 +404,12 @@ def _train_head(model, step_tokenizer, train_encoded, val_encoded, config, progr
                 )
             head.train()
             history.append({"step": step, "train_loss": float(loss.detach()), "val_loss": val_loss})
-            if best_loss is None or val_loss < best_loss - 1e-6:
-                best_loss, bad = val_loss, 0
-                best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= config.patience:
-                    stopped_early = True
-                    break
-    if best_state is not None:
-        head.load_state_dict(best_state)
+            if stopper.should_stop(val_loss):
+                stopped_early = True
+                break
+    stopper.restore_best()
     model.eval()
     tokens = sum(len(e.input_ids) for e in train_encoded)
     return TrainReport(
-        step, epoch + 1, best_loss, history, tokens, 0.0, stopped_early, asdict(config)
+        step, epoch + 1, stopper.best_loss, history, tokens, 0.0, stopped_early, asdict(config)
     )
