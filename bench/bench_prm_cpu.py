@@ -32,37 +32,48 @@ def prm800k_records(processbench: list[dict], limit: int) -> list[str]:
         label = record["label"]
         steps = record["steps"] if label < 0 else record["steps"][: label + 1]
         ratings = [1] * len(steps) if label < 0 else [1] * label + [-1]
-        lines.append(json.dumps({
-            "labeler": str(uuid.UUID(int=i % 7 + 1)),
-            "timestamp": f"2026-01-01T00:00:{i % 60:02d}.{i:06d}",
-            "generation": 0,
-            "is_quality_control_question": False,
-            "is_initial_screening_question": False,
-            "question": {
-                "problem": record["problem"],
-                "ground_truth_answer": None,
-                "pre_generated_steps": record["steps"],
-                "pre_generated_answer": None,
-                "pre_generated_verifier_score": None,
-            },
-            "label": {
-                "steps": [
-                    {"completions": [{"text": t, "rating": r, "flagged": False}],
-                     "human_completion": None,
-                     "chosen_completion": None if r == -1 else 0}
-                    for t, r in zip(steps, ratings, strict=True)
-                ],
-                "total_time": 60000,
-                "finish_reason": "found_error" if label >= 0 else "solution",
-            },
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "labeler": str(uuid.UUID(int=i % 7 + 1)),
+                    "timestamp": f"2026-01-01T00:00:{i % 60:02d}.{i:06d}",
+                    "generation": 0,
+                    "is_quality_control_question": False,
+                    "is_initial_screening_question": False,
+                    "question": {
+                        "problem": record["problem"],
+                        "ground_truth_answer": None,
+                        "pre_generated_steps": record["steps"],
+                        "pre_generated_answer": None,
+                        "pre_generated_verifier_score": None,
+                    },
+                    "label": {
+                        "steps": [
+                            {
+                                "completions": [{"text": t, "rating": r, "flagged": False}],
+                                "human_completion": None,
+                                "chosen_completion": None if r == -1 else 0,
+                            }
+                            for t, r in zip(steps, ratings, strict=True)
+                        ],
+                        "total_time": 60000,
+                        "finish_reason": "found_error" if label >= 0 else "solution",
+                    },
+                }
+            )
+        )
     return lines
 
 
 def manage(env, *args) -> tuple[float, str]:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "manage.py", *map(str, args)], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode:
         sys.exit(f"manage.py {' '.join(map(str, args))} failed:\n{result.stderr[-4000:]}")
     return time.monotonic() - started, result.stdout + result.stderr
@@ -79,36 +90,76 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     db = out / "bench.sqlite3"
     db.unlink(missing_ok=True)
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "PRM_MODELS_DIR": str(out / "models"),
-           "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "PRM_MODELS_DIR": str(out / "models"),
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+    }
     env.pop("REDIS_URL", None)
     processbench = json.loads((DATA / "processbench_math.json").read_text())
-    train_part, score_part = processbench[: args.labelings], processbench[-args.score:]
-    (out / "labelings.jsonl").write_text("\n".join(prm800k_records(train_part, args.labelings))
-                                         + "\n")
+    train_part, score_part = processbench[: args.labelings], processbench[-args.score :]
+    (out / "labelings.jsonl").write_text(
+        "\n".join(prm800k_records(train_part, args.labelings)) + "\n"
+    )
     (out / "score.json").write_text(json.dumps(score_part))
     manage(env, "migrate", "-v0")
     manage(env, "import_prm800k", out / "labelings.jsonl", "--project", "bench")
     # warm the converted backbone cache so the timed run measures training, not GGUF decoding
-    cache_seconds, _ = manage(env, "shell", "-c",
-                              "from django.conf import settings; from active_learning.prm import "
-                              "backbones; backbones.load('smollm2', cache_dir=settings.MODELS_DIR"
-                              " / 'backbones')")
-    train_seconds, train_log = manage(
-        env, "train_prm", "--project", "bench", "--mode", "head", "--epochs", "20",
-        "--keep-layers", args.keep_layers, "--max-length", args.max_length, "--batch-size", 8,
+    cache_seconds, _ = manage(
+        env,
+        "shell",
+        "-c",
+        "from django.conf import settings; from active_learning.prm import "
+        "backbones; backbones.load('smollm2', cache_dir=settings.MODELS_DIR"
+        " / 'backbones')",
     )
-    score_seconds, _ = manage(env, "score_solutions", "--model", "latest", "--input",
-                              out / "score.json", "--output", out / "scores.jsonl")
-    eval_seconds, eval_log = manage(env, "evaluate_prm", "--model", "latest", "--processbench",
-                                    DATA / "processbench_gsm8k.json", "--report",
-                                    out / "report-gsm8k")
+    train_seconds, _ = manage(
+        env,
+        "train_prm",
+        "--project",
+        "bench",
+        "--mode",
+        "head",
+        "--epochs",
+        "20",
+        "--keep-layers",
+        args.keep_layers,
+        "--max-length",
+        args.max_length,
+        "--batch-size",
+        8,
+    )
+    score_seconds, _ = manage(
+        env,
+        "score_solutions",
+        "--model",
+        "latest",
+        "--input",
+        out / "score.json",
+        "--output",
+        out / "scores.jsonl",
+    )
+    eval_seconds, _ = manage(
+        env,
+        "evaluate_prm",
+        "--model",
+        "latest",
+        "--processbench",
+        DATA / "processbench_gsm8k.json",
+        "--report",
+        out / "report-gsm8k",
+    )
     report = json.loads((out / "report-gsm8k.json").read_text())
-    _, metrics = manage(env, "shell", "-c",
-                        "import json; from active_learning.models import ModelVersion; "
-                        "v = ModelVersion.objects.latest('id'); "
-                        "print(json.dumps({'train': v.metrics['train'], 'auc': "
-                        "v.metrics.get('held_out_step_roc_auc'), 'data': v.data_snapshot}))")
+    _, metrics = manage(
+        env,
+        "shell",
+        "-c",
+        "import json; from active_learning.models import ModelVersion; "
+        "v = ModelVersion.objects.latest('id'); "
+        "print(json.dumps({'train': v.metrics['train'], 'auc': "
+        "v.metrics.get('held_out_step_roc_auc'), 'data': v.data_snapshot}))",
+    )
     metrics = json.loads(metrics.strip().splitlines()[-1])
     tokens = metrics["train"]["train_tokens"]
     summary = {
