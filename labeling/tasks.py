@@ -5,7 +5,7 @@ from pathlib import Path
 from celery import shared_task
 
 from labeling.models import Project
-from labeling.services.prm800k import prm800k_export
+from labeling.services.prm800k_export import prm800k_export
 
 
 @shared_task(queue="default", soft_time_limit=3600, time_limit=3700)

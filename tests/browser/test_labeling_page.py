@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from labeling.models import Labeling, LabelingStatus
-from labeling.services.prm800k import labeling_line
+from labeling.services.prm800k_export import labeling_line
 from tests.browser.conftest import STEPS, log_in, start_task, step, wait_for_home, wait_saved
 
 

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 
 from labeling.management.commands._base import ServiceCommand
 from labeling.models import Project
-from labeling.services.prm800k import prm800k_export
+from labeling.services.prm800k_export import prm800k_export
 
 
 class Command(ServiceCommand):

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from labeling.models import Generation, GenerationItem, Labeling, LabelingStatus, Role, StepRating
-from labeling.services.prm800k import labeling_line
+from labeling.services.prm800k_export import labeling_line
 from tests.factories import (
     LabelingFactory,
     ProjectFactory,

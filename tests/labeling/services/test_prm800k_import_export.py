@@ -18,7 +18,8 @@ from labeling.models import (
     StepRating,
     User,
 )
-from labeling.services.prm800k import prm800k_export, prm800k_import
+from labeling.services.prm800k import prm800k_import
+from labeling.services.prm800k_export import prm800k_export
 
 pytestmark = pytest.mark.django_db
 
