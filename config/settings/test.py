@@ -1,5 +1,9 @@
 """Test settings: the database comes from DATABASE_URL (PostgreSQL in CI, SQLite by default)."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
@@ -14,7 +18,10 @@ WHITENOISE_USE_FINDERS = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared-cache memory: browser tests hit the live server from another thread,
     # and shared-cache memory databases lock whole tables ("database table is locked").
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+    # In the system's temporary folder (var/ may not exist in a fresh clone), one per process.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"steplabel-test-{os.getpid()}.sqlite3")
+    }
 
 # Each test process has its own cache; tests clear it between tests (tests/conftest.py).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
