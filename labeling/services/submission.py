@@ -64,7 +64,8 @@ def _write_ratings(labeling: Labeling) -> None:
 
 
 def draft_save(*, labeling: Labeling, steps, total_time_ms=None) -> Labeling:
-    """Replace the draft's ratings and flags, advance its time and renew its lease."""
+    """Replace the draft's ratings and flags (kept in `Labeling.steps`), advance its time and
+    renew its lease."""
     now = timezone.now()
     with transaction.atomic():
         labeling = _locked(labeling)
@@ -78,7 +79,8 @@ def draft_save(*, labeling: Labeling, steps, total_time_ms=None) -> Labeling:
         labeling.total_time_ms = _time(total_time_ms, labeling.total_time_ms)
         labeling.lease_expires_at = lease_until(labeling.project, now)
         labeling.save(update_fields=["steps", "total_time_ms", "lease_expires_at", "updated_at"])
-        _write_ratings(labeling)
+    # StepRating rows (read by statistics and training, which use submitted labelings only)
+    # are written once, at submit: a draft save stays two statements on the hot path.
     return labeling
 
 
@@ -108,6 +110,7 @@ def labeling_submit(
         labeling.submitted_at = now
         labeling.lease_expires_at = None
         labeling.save()
+        _write_ratings(labeling)
         if labeling.is_quality_control or labeling.is_screening:
             labeling_score_against_gold(labeling)
             membership = Membership.objects.select_related("project", "user").get(
