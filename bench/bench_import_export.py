@@ -4,19 +4,25 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_prm \\
         .venv/bin/python bench/bench_import_export.py
 
-For each size (default 10k and 100k labelings) it generates a synthetic PRM800K file with
-bench/gen_prm800k.py (or reuses one already in --out-dir), then, for each run:
+For each size (default 10k and 100k labelings, 3 and 2 runs) it generates a synthetic PRM800K
+file with bench/gen_prm800k.py (or reuses the one already in --out-dir), then, for each run:
 
 1. drops and re-creates the database named in DATABASE_URL (it must be a scratch database: it is
-   destroyed) and runs `manage.py migrate` (not timed), so every import goes into an empty project;
+   destroyed) and runs `manage.py migrate` (not timed), so every import goes into an empty
+   database and project;
 2. times `manage.py import_prm800k FILE --project bench` (wall, records/s, the command's peak RSS
-   and CPU time, taken from os.wait4 on the child process);
+   and CPU time from os.wait4 on the child; the PostgreSQL backend's CPU time polled from /proc);
 3. times `manage.py export_prm800k --project bench OUT` the same way;
 4. checks the export equals the input byte for byte with `cmp`.
 
-It prints a Markdown report (medians, every run, the machine) and writes it, with the raw numbers
-as JSON, to --out-dir. Peak RSS is the Python command's own; PostgreSQL's server processes are
-not counted. Commands run with DJANGO_DEBUG=0 (use --debug to keep the settings' default).
+Before each timed step it issues CHECKPOINT and waits (up to --quiet-timeout) until the rest of
+the machine is idle (--quiet), and it records how busy the machine was during the step and a
+CPU-speed calibration, because on a shared machine wall times otherwise mean little.
+
+It prints a Markdown report (medians, every run, the machine, the goals) and writes it, with the
+raw numbers as JSON, to --out-dir. Commands run with DJANGO_DEBUG=0 (--debug keeps the settings'
+default). --app-dir benchmarks another checkout, e.g. a `git archive` snapshot, so that edits in
+the working tree during a long run do not change the code under test.
 """
 
 import argparse
@@ -27,6 +33,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -50,6 +57,36 @@ class Measure:
     max_rss_mb: float
     rc: int
     output: str
+    machine_busy: float = 0.0  # busy CPUs on the whole machine during the run (of os.cpu_count())
+    db_cpu_s: float = 0.0  # CPU seconds of the PostgreSQL backend(s) serving the command
+    load_before: float = 0.0  # 1-minute load average when the run started
+
+
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # without guest time (already counted in user)
+    return total - idle, total
+
+
+def wait_quiet(max_busy: float, timeout: float) -> float:
+    """Wait until the machine's other work is under `max_busy` CPUs (2 s samples), at most
+    `timeout` seconds; returns the last sample. A shared machine otherwise skews wall times."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy0, total0 = cpu_jiffies()
+        time.sleep(2)
+        busy1, total1 = cpu_jiffies()
+        busy = (os.cpu_count() or 1) * (busy1 - busy0) / max(total1 - total0, 1)
+        if busy <= max_busy or time.monotonic() >= deadline:
+            return busy
+
+
+def load1() -> float:
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
 
 
 @dataclass
@@ -61,19 +98,86 @@ class Run:
     identical: bool
     db_size_mb: float
     step_ratings: int
+    calibration_s: float  # CPU seconds of a fixed pure-Python task just before this run
 
 
-def measure(cmd: list[str], cwd: Path, env: dict) -> Measure:
+CALIBRATION = """
+import json, time
+t = time.process_time()
+s = 0
+for i in range(10**7):
+    s += i
+json.dumps([{"a": i, "b": "x" * 50} for i in range(200000)])
+print(time.process_time() - t)
+"""
+
+
+def calibrate(python: str) -> float:
+    """CPU speed check: the same fixed task each run (about 1 s); if it varies between runs, the
+    machine (or its host) was slower, and wall times of that run are not comparable."""
+    out = subprocess.run([python, "-c", CALIBRATION], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BackendCpu(threading.Thread):
+    """Polls the CPU time of the PostgreSQL backends connected to `db` (same machine only);
+    a backend's last reading before it exits is kept, so the total is short by < 1 poll."""
+
+    def __init__(self, db: "Database", interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.db, self.interval = db, interval
+        self.seen: dict[int, float] = {}
+        self.stopping = threading.Event()
+
+    def run(self):
+        try:
+            conn = psycopg.connect(self.db.admin_url, autocommit=True)
+        except psycopg.Error:
+            return
+        with conn:
+            while not self.stopping.is_set():
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.db.name]
+                ).fetchall()
+                for (pid,) in rows:
+                    value = proc_cpu_s(pid)
+                    if value is not None:
+                        self.seen[pid] = value
+                self.stopping.wait(self.interval)
+
+    def total(self) -> float:
+        self.stopping.set()
+        self.join()
+        return sum(self.seen.values())
+
+
+def measure(cmd: list[str], cwd: Path, env: dict, db: "Database") -> Measure:
     """Run `cmd`, returning its wall time and the child's own rusage (peak RSS, CPU)."""
     log = Path(env["BENCH_LOG"])
+    load_before = load1()
+    busy0, total0 = cpu_jiffies()
+    backend = BackendCpu(db)
+    backend.start()
     with open(log, "w+b") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+    db_cpu = backend.total()
+    with open(log, "rb") as out:
         proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
         text = out.read().decode("utf-8", "replace")
+    busy1, total1 = cpu_jiffies()
+    ncpu = os.cpu_count() or 1
     return Measure(
         wall_s=wall,
         user_s=usage.ru_utime,
@@ -81,6 +185,9 @@ def measure(cmd: list[str], cwd: Path, env: dict) -> Measure:
         max_rss_mb=usage.ru_maxrss / 1024,  # Linux: kilobytes
         rc=proc.returncode,
         output=text[-2000:],
+        machine_busy=ncpu * (busy1 - busy0) / max(total1 - total0, 1),
+        load_before=load_before,
+        db_cpu_s=db_cpu,
     )
 
 
@@ -92,7 +199,9 @@ class Database:
         self.url = url
         self.name = parts.path.lstrip("/")
         if not self.name or self.name in ("postgres", "template0", "template1"):
-            sys.exit(f"DATABASE_URL must name a scratch database (it is dropped), got {self.name!r}")
+            sys.exit(
+                f"DATABASE_URL must name a scratch database (it is dropped), got {self.name!r}"
+            )
         self.admin_url = urlunsplit(parts._replace(path="/postgres"))
 
     def admin(self, statement, *, dbname_url: str | None = None):
@@ -145,11 +254,12 @@ def machine_info(python: str, db: Database, app_dir: Path) -> dict:
         result = subprocess.run(["git", *args], cwd=app_dir, capture_output=True, text=True)
         return result.stdout.strip() if result.returncode == 0 else None
 
-    commit = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--", "labeling", "config")
     marker = app_dir / ".bench-commit"  # a `git archive` snapshot says what it was made from
-    if commit is None and marker.exists():
+    if marker.exists():
         commit, dirty = marker.read_text().strip(), ""
+    else:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--", "labeling", "config")
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
@@ -204,19 +314,31 @@ def report(runs: list[Run], sizes: list[int], files: dict[int, Path], info: dict
             f"{size / iw:,.0f} | {fmt(ir, 0)} | {fmt(ew)} | {size / ew:,.0f} | {fmt(er, 0)} | "
             f"{'yes' if ok else '**NO**'} ({len(rs)}/{len(rs)}) |"
         )
-    lines.append("\nEvery run (CPU = the command's own user+sys seconds; DB = database size after import):\n")
     lines.append(
-        "| labelings | run | import wall (s) | import CPU (s) | import RSS (MB) "
-        "| export wall (s) | export CPU (s) | export RSS (MB) | cmp | DB (MB) | step ratings |"
+        "\nEvery run. CPU: the command's own user+sys seconds. PG CPU: the PostgreSQL backend's "
+        "(polled from /proc; the server must run on this machine). "
+        "Busy: average busy CPUs on the whole machine during the step (of "
+        f"{os.cpu_count()}; the command plus PostgreSQL is about 1.0-1.3 when nothing else runs). "
+        "DB: database size after import. Calib: CPU seconds of a fixed pure-Python task run "
+        "just before (a CPU-speed check; same value = comparable runs).\n"
     )
-    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|")
+    lines.append(
+        "| labelings | run | import wall (s) | import CPU (s) | PG CPU (s) | import RSS (MB) "
+        "| busy | export wall (s) | export CPU (s) | PG CPU (s) | export RSS (MB) | busy | cmp "
+        "| DB (MB) | step ratings | calib (s) |"
+    )
+    lines.append(
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|"
+    )
     for r in runs:
         i, e = r.import_, r.export
         lines.append(
             f"| {r.size:,} | {r.run} | {fmt(i.wall_s)} | {fmt(i.user_s + i.sys_s)} | "
-            f"{fmt(i.max_rss_mb, 0)} | {fmt(e.wall_s)} | {fmt(e.user_s + e.sys_s)} | "
-            f"{fmt(e.max_rss_mb, 0)} | {'same' if r.identical else 'DIFFER'} | "
-            f"{fmt(r.db_size_mb, 0)} | {r.step_ratings:,} |"
+            f"{fmt(i.db_cpu_s)} | {fmt(i.max_rss_mb, 0)} | {i.machine_busy:.2f} | "
+            f"{fmt(e.wall_s)} | {fmt(e.user_s + e.sys_s)} | {fmt(e.db_cpu_s)} | "
+            f"{fmt(e.max_rss_mb, 0)} | {e.machine_busy:.2f} | "
+            f"{'same' if r.identical else 'DIFFER'} | "
+            f"{fmt(r.db_size_mb, 0)} | {r.step_ratings:,} | {r.calibration_s:.2f} |"
         )
     lines.append("\nMachine:\n")
     lines.append(f"- `nproc`: {info['nproc']} ({info['cpu']}), RAM {info['ram_gib']} GiB")
@@ -224,32 +346,41 @@ def report(runs: list[Run], sizes: list[int], files: dict[int, Path], info: dict
     lines.append(f"- Python {info['python']}, kernel {info['kernel']}")
     commit = info["git_commit"] or "?"
     dirty = "clean" if not info["git_dirty_labeling"] else "with local changes"
-    lines.append(f"- code: commit `{commit[:12]}` ({dirty} under labeling/ and config/), {info['date']}")
+    lines.append(
+        f"- code: commit `{commit[:12]}` ({dirty} under labeling/ and config/), {info['date']}"
+    )
     lines.append(f"- command: `{argv}`")
 
     small, large = min(medians, default=None), max(medians, default=None)
     lines.append("\nGoals:\n")
     if large is not None:
         m = medians[large]
+        verdict = "met" if m["import_wall_s"] < GOAL_IMPORT_100K_S else "NOT met"
         lines.append(
             f"- import of {large:,} in under {GOAL_IMPORT_100K_S:.0f} s: median "
-            f"{m['import_wall_s']:.1f} s, {'met' if m['import_wall_s'] < GOAL_IMPORT_100K_S else 'NOT met'}"
-            + (" (goal is for 100,000)" if large != 100_000 else "")
+            f"{m['import_wall_s']:.1f} s, {verdict}"
+            + (" (the goal is for 100,000)" if large != 100_000 else "")
         )
+        verdict = "met" if m["export_wall_s"] < GOAL_EXPORT_100K_S else "NOT met"
         lines.append(
             f"- export of {large:,} in under {GOAL_EXPORT_100K_S:.0f} s: median "
-            f"{m['export_wall_s']:.1f} s, {'met' if m['export_wall_s'] < GOAL_EXPORT_100K_S else 'NOT met'}"
+            f"{m['export_wall_s']:.1f} s, {verdict}"
         )
     if small is not None and large is not None and small != large:
-        ratio = medians[large]["export_rss_mb"] / medians[small]["export_rss_mb"]
+        low, high = medians[small]["export_rss_mb"], medians[large]["export_rss_mb"]
+        ratio = high / low
         lines.append(
-            f"- export memory flat: peak RSS {medians[small]['export_rss_mb']:.0f} MB at {small:,} vs "
-            f"{medians[large]['export_rss_mb']:.0f} MB at {large:,} (x{ratio:.2f}, data x{large / small:.0f}): "
+            f"- export memory flat: peak RSS {low:.0f} MB at {small:,} vs {high:.0f} MB at "
+            f"{large:,} (x{ratio:.2f} for x{large / small:.0f} the data): "
             f"{'flat' if ratio <= FLAT_RATIO else 'NOT flat'}"
         )
     lines.append(
         "- round trip: "
-        + ("every export byte-identical to its input" if all(r.identical for r in runs) else "**an export differed**")
+        + (
+            "every export byte-identical to its input"
+            if all(r.identical for r in runs)
+            else "**an export differed**"
+        )
     )
     return "\n".join(lines) + "\n"
 
@@ -265,6 +396,15 @@ def main(argv=None) -> int:
     parser.add_argument("--regen", action="store_true", help="regenerate the data files")
     parser.add_argument("--debug", action="store_true", help="do not force DJANGO_DEBUG=0")
     parser.add_argument("--keep-exports", action="store_true", help="keep the exported files")
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=0.3,
+        metavar="CPUS",
+        help="before each timed step wait (up to --quiet-timeout s) until other work on the "
+        "machine uses at most this many CPUs (default 0.3; a negative value does not wait)",
+    )
+    parser.add_argument("--quiet-timeout", type=float, default=300)
     args = parser.parse_args(argv)
 
     url = os.environ.get("DATABASE_URL")
@@ -292,29 +432,41 @@ def main(argv=None) -> int:
     runs: list[Run] = []
     for size, count in zip(sizes, runs_per, strict=True):
         for run in range(1, count + 1):
+            calibration = calibrate(args.python)
             db.recreate()
             subprocess.run([*manage, "migrate", "-v0"], cwd=app_dir, env=env, check=True)
             db.checkpoint()
+            if args.quiet >= 0:
+                wait_quiet(args.quiet, args.quiet_timeout)
             src = files[size]
-            imp = measure([*manage, "import_prm800k", str(src), "--project", "bench"], app_dir, env)
+            imp = measure(
+                [*manage, "import_prm800k", str(src), "--project", "bench"], app_dir, env, db
+            )
             if imp.rc != 0:
                 sys.exit(f"import failed (rc {imp.rc}):\n{imp.output}")
             db.checkpoint()
+            if args.quiet >= 0:
+                wait_quiet(args.quiet, args.quiet_timeout)
             dst = out_dir / f"export-{size}.jsonl"
-            exp = measure([*manage, "export_prm800k", "--project", "bench", str(dst)], app_dir, env)
+            exp = measure(
+                [*manage, "export_prm800k", "--project", "bench", str(dst)], app_dir, env, db
+            )
             if exp.rc != 0:
                 sys.exit(f"export failed (rc {exp.rc}):\n{exp.output}")
             identical = subprocess.run(["cmp", "-s", str(src), str(dst)]).returncode == 0
             ratings = db.count("labeling_steprating")
-            result = Run(size, run, imp, exp, identical, db.size_mb(), ratings)
+            result = Run(size, run, imp, exp, identical, db.size_mb(), ratings, calibration)
             runs.append(result)
             if not args.keep_exports:
                 dst.unlink()
             print(
                 f"{size:>7} run {run}: import {imp.wall_s:6.1f}s ({size / imp.wall_s:,.0f}/s, "
-                f"{imp.max_rss_mb:.0f} MB, cpu {imp.user_s + imp.sys_s:.1f}s)  export "
-                f"{exp.wall_s:6.1f}s ({size / exp.wall_s:,.0f}/s, {exp.max_rss_mb:.0f} MB, "
-                f"cpu {exp.user_s + exp.sys_s:.1f}s)  {'identical' if identical else 'DIFFERENT'}",
+                f"{imp.max_rss_mb:.0f} MB, cpu {imp.user_s + imp.sys_s:.1f}s, "
+                f"pg {imp.db_cpu_s:.1f}s)  export {exp.wall_s:6.1f}s "
+                f"({size / exp.wall_s:,.0f}/s, {exp.max_rss_mb:.0f} MB, "
+                f"cpu {exp.user_s + exp.sys_s:.1f}s, pg {exp.db_cpu_s:.1f}s)  "
+                f"{'identical' if identical else 'DIFFERENT'}  "
+                f"busy {imp.machine_busy:.2f}/{exp.machine_busy:.2f}  calib {calibration:.2f}s",
                 file=sys.stderr,
                 flush=True,
             )

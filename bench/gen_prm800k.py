@@ -7,20 +7,25 @@ Each output line is one labeling written by `json.dumps` with default settings, 
 order (see ../shared/PRM800K-FORMAT.md and ../shared/data/prm800k_samples.jsonl), shaped like the
 release's phase 2:
 
-- a pool of problems (about one per 20 labelings, at least 20), each reused by many solutions;
-  problem ~300-600 chars with LaTeX, ground_truth_solution ~500-1500 chars;
-- each solution has 10-30 pre-generated steps of ~100-400 chars, the last ending with
-  `# Answer\\n\\n<answer>`; a verifier score float; a generation 0-10;
-- label.steps cover the steps up to the first -1 (`found_error`, most records; the error step
-  holds 2-5 completions: completion 0 rated -1 and flagged null, alternatives flagged false), or
-  all steps (`solution`); a few `give_up` (last step unrated) and `bad_problem`;
-- ratings mostly 1, some 0; labelers from a pool of a few hundred UUIDs; microsecond timestamps;
-- a few percent quality-control records (a handful of gold solutions per generation, served to
-  many labelers); about 10% of solutions labeled by 2-3 labelers (same problem and same
-  pre_generated_steps, different labeler, timestamp and label).
+- a pool of problems (one per 20 labelings, at least 20), each reused by many solutions;
+  problem 300-600 chars (mean ~390) with LaTeX, ground_truth_solution 500-1500 (mean ~790);
+- each solution has 10-30 pre-generated steps (mean ~14) of 100-400 chars (mean ~125, skewed
+  short as in the release), the last ending with `# Answer\n\n<answer>`; a verifier score
+  float (1e-9.5 .. 0.9); a generation 0-10;
+- label.steps cover the steps up to the first -1 (`found_error`, ~76% of records, error step
+  early, as in the release; it holds 2-5 completions: completion 0 rated -1 and flagged null,
+  alternatives rated 1/0/-1 and flagged false, chosen_completion null), or all steps
+  (`solution`, ~20%); a few `give_up` (last step unrated) and `bad_problem`;
+- ratings mostly 1, ~20% 0; 300 labeler UUIDs; timestamps with microseconds over 5 months of
+  2022; total_time in ms;
+- ~3% quality-control records (4 gold solutions per generation, each served to many labelers);
+  ~10% of the other solutions labeled by 2-3 labelers (same problem and same
+  pre_generated_steps, different labeler, timestamp and label; the extra labelings follow
+  within 200 lines).
 
-Output is deterministic for a given --seed and --labelings. Lines average about 5 KB, so 100k
-labelings is about 0.5 GB; writing streams in blocks and takes a few seconds per 100k lines.
+Output is deterministic for a given --seed and --labelings, ASCII only (non-ASCII characters are
+written as \\uXXXX escapes, as json.dumps does). Lines average about 5.2 KB, so 100k labelings
+is about 0.52 GB; it streams in blocks of 1000 lines and writes 100k lines in about 10 s.
 """
 
 import argparse
@@ -46,7 +51,7 @@ FINISH_WEIGHTS = (
 START = datetime(2022, 8, 1)
 SPAN_SECONDS = 150 * 24 * 3600
 
-WORDS = (
+_WORD_TEXT = (
     "we the a of to and is that this so then let find compute since which gives know can use "
     "substitute simplify notice value each both sides equation expression term factor root "
     "integer number sum product difference ratio sequence function graph point line circle "
@@ -55,8 +60,9 @@ WORDS = (
     "positive negative real complex solution answer check recall formula identity parity odd "
     "even maximum minimum inequality bound equal greater less than must only one two three "
     "first second last next now therefore thus hence means get obtain write rewrite expand"
-).split()
-VARS = "x y z a b c n k m p q r t".split()
+)
+WORDS = _WORD_TEXT.split()
+VARS = ("x", "y", "z", "a", "b", "c", "n", "k", "m", "p", "q", "r", "t")
 # A little non-ASCII, as in the release, so that export must write \\uXXXX escapes.
 UNICODE_BITS = ("\u2019", "\u2264", "\u2265", "\u03c0", "\u00b0", "\u2212", "\u00d7")
 ALT_OPENERS = (
@@ -331,8 +337,8 @@ def main(argv=None) -> int:
             out.close()
     elapsed = time.perf_counter() - started
     print(
-        f"wrote {written} labelings, {size / 1e6:.1f} MB ({size / max(written, 1) / 1e3:.2f} KB/line) "
-        f"to {args.out} in {elapsed:.1f}s",
+        f"wrote {written} labelings, {size / 1e6:.1f} MB "
+        f"({size / max(written, 1) / 1e3:.2f} KB/line) to {args.out} in {elapsed:.1f}s",
         file=sys.stderr,
     )
     return 0
