@@ -79,6 +79,7 @@ PAGE_PROJECT = "bench-page"
 PAGE_USER = "bench-page-annotator"
 PAGE_PASSWORD = "bench-page-password-1"
 
+APP_DIR = REPO  # the Django project served (--app-dir: e.g. an older snapshot, for A/B runs)
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO))
 
@@ -220,15 +221,38 @@ def rounded(d: dict) -> dict:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in d.items()}
 
 
-def contaminated(cpu: dict, max_other_cpus: float, max_other_xacts: int) -> str:
-    """Why a run is not clean (other work on the machine during it), or ''."""
+def contaminated(
+    cpu: dict, max_other_cpus: float, max_other_xacts: int, browser: bool = False
+) -> str:
+    """Why a run is not clean (other work on the machine during it), or ''. Without the browser
+    running, `other` (machine total minus ours) counts also short-lived processes; with it, only
+    processes alive throughout can be told apart from Chromium's exited renderers."""
     why = []
-    other = cpu.get("other_alive", cpu["other"])
+    other = cpu.get("other_alive", cpu["other"]) if browser else cpu["other"]
     if other / max(cpu["wall"], 1e-9) > max_other_cpus:
         why.append(f"other processes used {other / cpu['wall']:.2f} CPUs ({cpu.get('other_top')})")
     if cpu["other_db_xacts"] > max_other_xacts:
         why.append(f"{cpu['other_db_xacts']} transactions in other databases")
     return "; ".join(why)
+
+
+CALIBRATION = """
+import json, time
+t = time.process_time()
+s = 0
+for i in range(10**7):
+    s += i
+json.dumps([{"a": i, "b": "x" * 50} for i in range(200000)])
+print(time.process_time() - t)
+"""
+
+
+def calibrate() -> float:
+    """CPU seconds of a fixed pure-Python task (about 1 s on an unloaded host; the same task as
+    bench/bench_import_export.py). This VM's speed varies with its host's load, which the guest
+    cannot see (no steal time): runs with different values are not comparable."""
+    out = subprocess.run([PYTHON, "-c", CALIBRATION], capture_output=True, text=True, check=True)
+    return round(float(out.stdout), 3)
 
 
 def wait_quiet(max_busy: float, timeout: float) -> float:
@@ -358,7 +382,7 @@ def django_env(db_url: str, debug: bool, conn_max_age: int = 0, extra: dict | No
 
 def run_cmd(cmd: list[str], env: dict, log: list) -> str:
     started = time.perf_counter()
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=APP_DIR, env=env, capture_output=True, text=True)
     log.append({"cmd": cmd, "s": round(time.perf_counter() - started, 2), "rc": out.returncode})
     if out.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
@@ -402,7 +426,7 @@ def setup_data(args, out_dir: Path, log: list) -> dict:
                 PYTHON,
                 "manage.py",
                 "import_solutions",
-                str(path.relative_to(REPO)),
+                str(path.relative_to(REPO)) if APP_DIR == REPO else str(path),
                 "--project",
                 project,
             ],
@@ -850,7 +874,7 @@ class Server:
         self.cmd = [
             GUNICORN,
             "--pythonpath",
-            "bench",
+            str(BENCH),
             "timing_wsgi:application",
             "-b",
             f"127.0.0.1:{self.port}",
@@ -870,7 +894,7 @@ class Server:
     def start(self):
         self.errlog = open(self.log_dir / "gunicorn.log", "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            self.cmd, cwd=REPO, env=self.env, stdout=self.errlog, stderr=subprocess.STDOUT
+            self.cmd, cwd=APP_DIR, env=self.env, stdout=self.errlog, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -1039,11 +1063,21 @@ def f(x, nd=1):
     return f"{x:.{nd}f}"
 
 
+def calib_text(entry: dict) -> str:
+    if "calibration_s" not in entry:
+        return "-"
+    return f"{entry['calibration_s']:.2f}/{entry.get('calibration_after_s', float('nan')):.2f}"
+
+
 def other_load(cpu: dict, why: str) -> str:
-    """Other work on the machine during a run: CPUs used by processes not ours, transactions
-    in other databases; '(disturbed)' when over the limits."""
-    other = cpu.get("other_alive", cpu["other"])
-    text = f"{other / max(cpu['wall'], 1e-9):.2f} CPUs, {cpu['other_db_xacts']} xacts"
+    """Other work on the machine during a run: CPUs used by processes not ours (machine total
+    minus ours; and, in brackets, by processes not ours alive throughout), transactions in other
+    databases; '(disturbed)' when over the limits."""
+    wall = max(cpu["wall"], 1e-9)
+    text = f"{cpu['other'] / wall:.2f} CPUs"
+    if "other_alive" in cpu:
+        text += f" ({cpu['other_alive'] / wall:.2f})"
+    text += f", {cpu['other_db_xacts']} xacts"
     return text + (" (disturbed)" if why else "")
 
 
@@ -1062,7 +1096,12 @@ def report(meta: dict, loads: list[dict], page: dict | None) -> str:
         "",
         f"Server: gunicorn {meta['args']['worker_class']} workers x{meta['args']['workers']}, "
         f"config.settings.local, DEBUG={'True' if meta['args']['debug'] else 'False'}, WSGI app "
-        "wrapped by bench/timing_wsgi.py. Client, server and PostgreSQL on the same machine.",
+        "wrapped by bench/timing_wsgi.py. Client, server and PostgreSQL on the same machine."
+        + (
+            f" Project served from {meta['args']['app_dir']} (not this checkout)."
+            if meta["args"].get("app_dir")
+            else ""
+        ),
         "",
         f"Data: {meta['data']['load_solutions']} solutions, mean "
         f"{meta['data']['load_steps_mean']:.1f} steps, step length median "
@@ -1077,8 +1116,8 @@ def report(meta: dict, loads: list[dict], page: dict | None) -> str:
         "request sent to response read, over a new TCP connection (sync workers close it). ms.",
         "",
         "| CONN_MAX_AGE | think s | saves | saves/s | server p50 | p95 | p99 | max | "
-        "client p50 | p95 | p99 | errors | other load | goal p95<50 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "client p50 | p95 | p99 | errors | other load | calib s | goal p95<50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ld in loads:
         d = ld["summary"]["draft"]
@@ -1088,6 +1127,7 @@ def report(meta: dict, loads: list[dict], page: dict | None) -> str:
             f"{f(s.get('p50'))} | {f(s.get('p95'))} | {f(s.get('p99'))} | {f(s.get('max'))} | "
             f"{f(c.get('p50'))} | {f(c.get('p95'))} | {f(c.get('p99'))} | "
             f"{ld['summary']['errors']} | {other_load(ld['summary']['cpu'], ld['contaminated'])} | "
+            f"{calib_text(ld)} | "
             f"{'met' if s.get('p95', 1e9) < GOAL_SAVE_P95_MS else 'NOT met'} |"
         )
     lines += [
@@ -1174,6 +1214,7 @@ def report(meta: dict, loads: list[dict], page: dict | None) -> str:
             lines += [
                 "",
                 f"During the page runs: other load {other_load(cpu, page.get('contaminated'))}; "
+                f"calibration before/after {calib_text(page)} s; "
                 f"CPU s: browser {f(cpu['browser'])}, gunicorn {f(cpu['gunicorn'])}, postgres "
                 f"{f(cpu['postgres'])} over {f(cpu['wall'])} s.",
             ]
@@ -1244,6 +1285,11 @@ def main(argv=None) -> int:
         default=200,
         help="... or if other databases committed more transactions than this",
     )
+    ap.add_argument(
+        "--app-dir",
+        help="serve this copy of the project instead (e.g. `git archive <commit> | tar -x -C "
+        "DIR`), with this checkout's virtualenv; the default is this checkout",
+    )
     ap.add_argument("--tag", default="")
     ap.add_argument("--rerender", metavar="JSON", help="print the report of an earlier run")
     args = ap.parse_args(argv)
@@ -1260,6 +1306,9 @@ def main(argv=None) -> int:
         return 0
     if not args.db_url:
         ap.error("set DATABASE_URL or --db-url (a scratch PostgreSQL database; it is dropped)")
+    global APP_DIR
+    if args.app_dir:
+        APP_DIR = Path(args.app_dir).resolve()
     out_dir = Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + (f"-{args.tag}" if args.tag else "")
@@ -1286,8 +1335,8 @@ def main(argv=None) -> int:
     page_under_load = None
     discarded = []
 
-    def clean_enough(cpu: dict) -> str:
-        return contaminated(cpu, args.max_other_cpus, args.max_other_xacts)
+    def clean_enough(cpu: dict, browser: bool = False) -> str:
+        return contaminated(cpu, args.max_other_cpus, args.max_other_xacts, browser)
 
     for cma in [int(x) for x in args.conn_max_age.split(",")]:
         server = Server(args, cma, out_dir, f"{stamp}-cma{cma}")
@@ -1299,9 +1348,10 @@ def main(argv=None) -> int:
             for think in thinks:
                 for attempt in range(1, args.attempts + 1):
                     busy = wait_quiet(args.quiet_cpus, args.quiet_timeout)
+                    calib = calibrate()
                     print(
                         f"load: CONN_MAX_AGE={cma} think={think}s attempt {attempt} (machine "
-                        f"busy {busy:.2f} CPUs before) ...",
+                        f"busy {busy:.2f} CPUs before, calibration {calib} s) ...",
                         file=sys.stderr,
                     )
                     annotators = [
@@ -1324,6 +1374,8 @@ def main(argv=None) -> int:
                         "think": think,
                         "attempt": attempt,
                         "busy_before": busy,
+                        "calibration_s": calib,
+                        "calibration_after_s": calibrate(),
                         "contaminated": why,
                         "summary": summary,
                     }
@@ -1348,8 +1400,10 @@ def main(argv=None) -> int:
             if not args.skip_page and page is None:
                 for attempt in range(1, args.attempts + 1):
                     busy = wait_quiet(args.quiet_cpus, args.quiet_timeout)
+                    calib = calibrate()
                     print(
-                        f"page: attempt {attempt} (machine busy {busy:.2f} CPUs before) ...",
+                        f"page: attempt {attempt} (machine busy {busy:.2f} CPUs before, "
+                        f"calibration {calib} s) ...",
                         file=sys.stderr,
                     )
                     page_assignment = asyncio.run(
@@ -1368,7 +1422,9 @@ def main(argv=None) -> int:
                         )
                     )
                     result["cpu"] = meter.delta(cpu0, meter.snapshot())
-                    result["contaminated"] = why = clean_enough(result["cpu"])
+                    result["calibration_s"] = calib
+                    result["calibration_after_s"] = calibrate()
+                    result["contaminated"] = why = clean_enough(result["cpu"], browser=True)
                     result["context"] = f"idle server (CONN_MAX_AGE={cma})"
                     for key in ("cold", "warm"):
                         st = result[f"{key}_summary"]["ready"]

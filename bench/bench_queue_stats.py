@@ -170,6 +170,18 @@ class CpuMeter:
         return out
 
 
+def code_version() -> str:
+    """HEAD plus a hash of the app's uncommitted changes outside bench/ (others edit the app
+    while benchmarks run: this says which code a server process loaded)."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    diff = subprocess.run(
+        ["git", "diff", "HEAD", "--", ".", ":!bench", ":!docs"], cwd=REPO, capture_output=True
+    ).stdout
+    return f"{head}+{hashlib.sha256(diff).hexdigest()[:8]}" if diff else head
+
+
 def machine_info() -> dict:
     import psycopg
 
@@ -1049,6 +1061,7 @@ def queue_run(args) -> dict:
         conn_max_age=args.conn_max_age,
         profile_match=args.profile_match,
     )
+    code = code_version()
     server.start()
     try:
         quiet = wait_quiet(timeout=args.quiet_timeout)
@@ -1086,6 +1099,7 @@ def queue_run(args) -> dict:
     counted = [s for s in samples if window[0] <= s.start < window[1]]
     result = {
         "tag": tag,
+        "code": code,
         "db": args.db,
         "clients": len(tokens),
         "workers": args.workers,
@@ -1152,7 +1166,7 @@ def queue_markdown(r: dict) -> str:
     lines = [
         f"### Queue run `{r['tag']}`",
         "",
-        f"{r['clients']} clients, think {r['think']} s, {r['workers']} sync workers, "
+        f"code {r.get('code')}; {r['clients']} clients, think {r['think']} s, {r['workers']} sync workers, "
         f"CONN_MAX_AGE {r['conn_max_age']}, overlap {r['overlap']}, qc_rate {r['qc_rate']}; "
         f"{r['duration']} s counted after {r['warmup']} s warm-up; started {r['started']}; "
         f"quiet before: {r['quiet']}; other benchmarks at the end: {r['others_after'] or 'none'}",
@@ -1342,6 +1356,7 @@ def stats_run(args) -> dict:
     if redis:
         log(f"cleared {redis_clear()} statistics keys from {REDIS_URL}")
     server = Server(args.db, tag, workers=args.workers, redis=redis)
+    code = code_version()
     server.start(celery=args.celery)
     ctx = {
         "project": info["project"],
@@ -1352,6 +1367,7 @@ def stats_run(args) -> dict:
     }
     result = {
         "tag": tag,
+        "code": code,
         "db": args.db,
         "cache": args.cache,
         "celery": args.celery,
@@ -1434,7 +1450,7 @@ def stats_markdown(r: dict) -> str:
     lines = [
         f"### Statistics run `{r['tag']}`",
         "",
-        f"cache {r['cache']}{' + celery worker' if r['celery'] else ''}, {r['workers']} sync "
+        f"code {r.get('code')}; cache {r['cache']}{' + celery worker' if r['celery'] else ''}, {r['workers']} sync "
         f"workers; {r['labelings']} labelings, {r['step_ratings']} step ratings; quiet before: "
         f"{r['quiet']}; others at the end: {r.get('others_after') or 'none'}; CPU during the "
         f"timed phases: {r.get('cpu_timed')}",
