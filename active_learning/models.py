@@ -1,5 +1,6 @@
 """The model registry: every trained PRM version, and its scores of candidate solutions."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -69,3 +70,187 @@ class SolutionScore(models.Model):
 
     def __str__(self):
         return f"v{self.model_version_id} scores solution {self.solution_id}: {self.score}"
+
+
+class Strategy(models.TextChoices):
+    CONVINCING_WRONG = "convincing_wrong", "Convincing wrong answers"
+    UNIFORM = "uniform", "Uniform random (baseline)"
+
+
+class TrainingMode(models.TextChoices):
+    HEAD = "head", "Head only (frozen backbone; minutes on CPU)"
+    LORA = "lora", "LoRA adapters"
+    FULL = "full", "Full fine-tuning (GPU)"
+
+
+class LoopSettings(TimestampedModel):
+    """How a project's active-learning loop runs: when it retrains, how it trains, and how it
+    chooses the next generation. Created with defaults the first time it is needed."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="loop_settings")
+    # Start a run after this many new submitted labelings since the last run (0: never).
+    retrain_every = models.PositiveIntegerField(default=50)
+    batch_size = models.PositiveIntegerField(default=200)
+    per_problem_cap = models.PositiveSmallIntegerField(default=4)
+    wrong_share = models.FloatField(default=0.8)
+    strategy = models.CharField(
+        max_length=32, choices=Strategy.choices, default=Strategy.CONVINCING_WRONG
+    )
+    seed = models.IntegerField(default=0)
+    training_mode = models.CharField(
+        max_length=8, choices=TrainingMode.choices, default=TrainingMode.HEAD
+    )
+    epochs = models.PositiveSmallIntegerField(default=3)
+    # Empty: the PRM_BACKBONE setting. Any Hugging Face id, local folder, or "smollm2".
+    backbone = models.CharField(max_length=500, blank=True)
+    # Keep only the first N transformer layers of the backbone (faster CPU demo); null: all.
+    keep_layers = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Solutions per scoring task: the unit that spreads over several GPU workers.
+    score_chunk_size = models.PositiveIntegerField(default=256)
+    schedule_enabled = models.BooleanField(default=False)
+    schedule_minutes = models.PositiveIntegerField(default=24 * 60)
+
+    class Meta:
+        verbose_name_plural = "loop settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(wrong_share__gte=0) & Q(wrong_share__lte=1),
+                name="loop_wrong_share_share",
+            ),
+            models.CheckConstraint(condition=Q(batch_size__gte=1), name="loop_batch_positive"),
+            models.CheckConstraint(condition=Q(per_problem_cap__gte=1), name="loop_cap_positive"),
+            models.CheckConstraint(condition=Q(epochs__gte=1), name="loop_epochs_positive"),
+            models.CheckConstraint(
+                condition=Q(score_chunk_size__gte=1), name="loop_chunk_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(schedule_minutes__gte=1), name="loop_schedule_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(strategy__in=Strategy.values), name="loop_strategy_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(training_mode__in=TrainingMode.values), name="loop_mode_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"loop settings of {self.project}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunStage(models.TextChoices):
+    WAITING = "waiting", "Waiting for a worker"
+    TRAIN = "train", "Training"
+    SCORE = "score", "Scoring candidates"
+    SELECT = "select", "Selecting and publishing"
+    DONE = "done", "Done"
+
+
+class RunTrigger(models.TextChoices):
+    LABELS = "labels", "New labels"
+    LEAD = "lead", "Lead"
+    SCHEDULE = "schedule", "Schedule"
+    API = "api", "API"
+    COMMAND = "command", "Command line"
+    SIMULATION = "simulation", "Simulation"
+    RETRY = "retry", "Retry"
+
+
+class Run(TimestampedModel):
+    """One turn of the loop for a project: train → score → select → publish a generation.
+
+    At most one queued or running run per project (a partial unique index), so two triggers can
+    never run in parallel. Only the last stage changes what annotators see: it makes the new
+    model version current and creates the new generation in one transaction, so a run that dies
+    earlier leaves the previous model and generation current."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=16, choices=RunTrigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+    )
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    stage = models.CharField(max_length=16, choices=RunStage.choices, default=RunStage.WAITING)
+    percent = models.FloatField(default=0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    # Everything that decides the outcome (settings at trigger time), so a run can be repeated.
+    params = models.JSONField(default=dict)
+    # Submitted labelings in the project when the run was triggered ("after every N" counts
+    # from here).
+    labels_at_trigger = models.PositiveIntegerField(default=0)
+    # Set when the first task was handed to the broker; a queued run without it is sent again
+    # by the watchdog once the broker is back.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stage_started_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life from the worker; a running run silent for too long is failed.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    stage_seconds = models.JSONField(default=dict, blank=True)  # {stage: seconds}
+    chunks_total = models.PositiveIntegerField(default=0)
+    candidates = models.PositiveIntegerField(default=0)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    generation = models.ForeignKey(
+        "labeling.Generation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_run_per_project",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values), name="run_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(stage__in=RunStage.values), name="run_stage_valid"),
+            models.CheckConstraint(
+                condition=Q(percent__gte=0) & Q(percent__lte=100), name="run_percent_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "-id"])]
+
+    def __str__(self):
+        return f"run {self.pk} of {self.project} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+
+class RunChunk(models.Model):
+    """A slice of the candidates one scoring task scores. The run moves on to selection when
+    every chunk is done (a join kept in the database, so no Celery result backend is needed
+    and a redelivered chunk is not counted twice)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    solution_ids = models.JSONField()
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="run_chunk_unique"),
+        ]
+
+    def __str__(self):
+        return f"chunk {self.index} of run {self.run_id}"

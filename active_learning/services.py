@@ -113,12 +113,14 @@ def model_train(
     neutral: str = "positive",
     progress: Callable | None = None,
     version: ModelVersion | None = None,
+    make_current: bool = True,
 ) -> ModelVersion:
     """Train a new version on all usable labels, evaluate it on the held-out ones and publish
     it as the project's current model. Publishing is atomic: the checkpoint is written under a
     temporary name, renamed into place, and only then does one transaction mark the version
     ready and current. A failed run is marked failed with its log; a killed one stays
-    `training` and never becomes current."""
+    `training` and never becomes current. With `make_current=False` the version is published
+    ready but not current (the loop switches it together with the new generation)."""
     from active_learning.prm import backbones, evaluation
     from active_learning.prm.model import save_checkpoint
     from active_learning.prm.scoring import score
@@ -177,9 +179,12 @@ def model_train(
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
         with transaction.atomic():
-            ModelVersion.objects.filter(project=project, is_current=True).update(is_current=False)
+            if make_current:
+                ModelVersion.objects.filter(project=project, is_current=True).update(
+                    is_current=False
+                )
             version.status = ModelStatus.READY
-            version.is_current = True
+            version.is_current = make_current
             version.checkpoint = str(final)
             version.metrics = metrics
             version.finished_at = timezone.now()
