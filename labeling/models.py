@@ -359,3 +359,113 @@ class StepRating(models.Model):
 
     def __str__(self):
         return f"labeling {self.labeling_id} step {self.step_index}.{self.completion_index}"
+
+
+# --- researcher surface: API tokens and background export / import jobs ----------------------
+
+
+class ApiToken(models.Model):
+    """A named API token of a user, for scripts (`Authorization: Token <key>`). Only a hash of
+    the key is stored: the key is shown once, when the token is created."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)  # the key's first characters, to tell tokens apart
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"token {self.name!r} of {self.user}"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ExportFormat(models.TextChoices):
+    PRM800K = "prm800k", "PRM800K JSON Lines"
+    TRAINING_JSONL = "training_jsonl", "PRM training (prompt, completions, labels), JSON Lines"
+    TRAINING_PARQUET = "training_parquet", "PRM training (prompt, completions, labels), Parquet"
+    STEPS_CSV = "steps_csv", "One row per rated step, CSV"
+    STEPS_PARQUET = "steps_parquet", "One row per rated step, Parquet"
+
+
+class ExportJob(models.Model):
+    """An export running in the background (a Celery task on the `default` queue)."""
+
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="export_jobs")
+    format = models.CharField(max_length=32, choices=ExportFormat.choices)
+    # The labeling filters (the API's query parameters) and format options (e.g. `neutral`).
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.PositiveIntegerField(default=0)  # labelings written so far
+    total = models.PositiveIntegerField(null=True, blank=True)  # labelings matching the filters
+    row_count = models.PositiveIntegerField(null=True, blank=True)  # rows in the file, when done
+    file = models.CharField(max_length=1000, blank=True)  # path of the finished file
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=JobStatus.values), name="export_job_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=ExportFormat.values), name="export_job_format_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"export {self.pk} ({self.format}, {self.status}) of {self.project}"
+
+
+class ImportKind(models.TextChoices):
+    PROBLEMS = "problems", "Problem set (MATH-style JSON Lines or Parquet)"
+    SOLUTIONS = "solutions", "Candidate solutions (JSON Lines or ProcessBench JSON)"
+    PRM800K = "prm800k", "PRM800K label file (JSON Lines)"
+
+
+class ImportJob(models.Model):
+    """An uploaded file imported in the background, all or nothing."""
+
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    kind = models.CharField(max_length=16, choices=ImportKind.choices)
+    filename = models.CharField(max_length=255)  # as uploaded; errors name it
+    file = models.CharField(max_length=1000)  # where the upload is kept
+    generation = models.IntegerField(null=True, blank=True)  # solutions: target generation
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.PositiveIntegerField(default=0)  # records read so far
+    total = models.PositiveIntegerField(null=True, blank=True)  # records in the file
+    summary = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)  # the service's counts
+    error = models.TextField(blank=True)
+    errors = models.JSONField(default=list, blank=True)  # `FILE:LINE: field: what is wrong`
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=JobStatus.values), name="import_job_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=ImportKind.values), name="import_job_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"import {self.pk} ({self.kind}, {self.status}) of {self.filename}"

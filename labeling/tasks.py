@@ -27,3 +27,17 @@ def project_stats_refresh(project_id: int) -> None:
     from labeling.project_stats import project_statistics
 
     project_statistics(Project.objects.get(pk=project_id), fresh=True)
+
+
+# The background export and import jobs (registered with Celery by this import).
+from labeling.jobs import export_job_run, import_job_run  # noqa: E402, F401
+
+
+@shared_task(queue="default", acks_late=True, soft_time_limit=3600, time_limit=3660)
+def solutions_grade_task(project_id: int, regrade: bool = False) -> dict:
+    """Grade a project's candidate solutions against the reference answers (math-verify). Runs
+    in the prefork child's main thread, where math-verify's signal-based timeouts work; the hard
+    time limit is the backstop. Safe to run twice (graded solutions are skipped)."""
+    from active_learning.grading import solutions_grade
+
+    return solutions_grade(project=Project.objects.get(pk=project_id), regrade=regrade)

@@ -31,6 +31,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "labeling",
@@ -107,13 +110,45 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # named per-user tokens (hashed); then DRF's single token (`add_user` prints one)
+        "labeling.research_auth.ApiTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Rate limits: obtaining a token with a password, and managing tokens.
+    "DEFAULT_THROTTLE_RATES": {
+        "token_obtain": env.str("API_TOKEN_OBTAIN_RATE", default="10/min"),
+        "tokens": env.str("API_TOKENS_RATE", default="60/min"),
+    },
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Step labeling API",
+    "DESCRIPTION": "Projects, problems, solutions, labelings (as PRM800K records), model "
+    "versions, statistics, background exports and imports. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from the installed sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "labeling.models.JobStatus",
+        "ModelStatusEnum": "active_learning.models.ModelStatus",
+        "LabelingStatusEnum": "labeling.models.LabelingStatus",
+        "FinishReasonEnum": "labeling.models.FinishReason",
+    },
+}
+# Files of background exports and uploaded imports.
+JOBS_DIR = Path(env.str("JOBS_DIR", default=str(VAR_DIR / "jobs")))
+# Login form: failed attempts allowed per client address and user name within the window.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 
 # Celery. REDIS_URL switches the broker to Redis; without it the embedded default is kombu's
 # filesystem transport under var/broker, which needs no server (the demo). Both run a real worker.

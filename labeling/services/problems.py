@@ -86,10 +86,16 @@ def problem_record(record) -> ProblemRecord:
     )
 
 
-def read_problem_records(path: str, stream=None) -> list[tuple[str, ProblemRecord]]:
-    """All records of a file, or ApplicationError listing every bad one with its location."""
+PROGRESS_EVERY = 1000
+
+
+def read_problem_records(path: str, stream=None, progress=None) -> list[tuple[str, ProblemRecord]]:
+    """All records of a file, or ApplicationError listing every bad one with its location.
+    `progress(records read)` is called now and then."""
     records, errors, total_bad = [], [], 0
-    for where, raw, error in iter_records(path, stream):
+    for count, (where, raw, error) in enumerate(iter_records(path, stream), start=1):
+        if progress and count % PROGRESS_EVERY == 0:
+            progress(count)
         if error is None:
             try:
                 records.append((where, problem_record(raw)))
@@ -118,8 +124,10 @@ class ProblemImportResult:
         return f"Imported {self.created} problems ({self.already_present} already present)."
 
 
-def problems_import(*, path: str, project_name: str, stream=None) -> ProblemImportResult:
-    records = read_problem_records(path, stream)
+def problems_import(
+    *, path: str, project_name: str, stream=None, progress=None
+) -> ProblemImportResult:
+    records = read_problem_records(path, stream, progress)
     result = ProblemImportResult(records=len(records))
     with transaction.atomic():
         project = project_get_or_create(project_name)

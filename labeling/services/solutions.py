@@ -1,12 +1,15 @@
 """Importing candidate solutions: ProcessBench's JSON and a plain JSON Lines layout.
 
-JSON Lines records carry `problem` (text), `steps` (list of strings), and optionally `answer`
-(the final answer; found in the last step when absent), `reference_answer`, `generator`, `id`
-and `is_correct`. ProcessBench records carry `id`, `generator`, `problem`, `steps`,
+JSON Lines records carry the problem as `problem` (text; matched exactly, or created) or as a
+reference to a problem already in the project (`problem_id`, our id, or `problem_external_id`,
+e.g. MATH's `unique_id`); `steps` as a list of strings or as one text (split into steps at blank
+lines); and optionally `answer` (alias `final_answer`; found in the last step when absent),
+`reference_answer`, `generator`, `metadata` (an object: sampling settings and the like), `id` and
+`is_correct`. ProcessBench records carry `id`, `generator`, `problem`, `steps`,
 `final_answer_correct` and `label` (the experts' first wrong step, kept in the metadata).
-Problems are matched by exact text, or created.
 """
 
+import re
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -31,7 +34,7 @@ SOURCE_IMPORT = "import"
 
 @dataclass
 class SolutionRecord:
-    problem: str
+    problem: str | None  # None when the record refers to a problem by id or external id
     steps: list[str]
     answer: str | None
     reference_answer: str | None
@@ -40,6 +43,17 @@ class SolutionRecord:
     is_correct: bool | None
     source: str
     metadata: dict = field(default_factory=dict)
+    problem_id: int | None = None
+    problem_external_id: str | None = None
+    where: str = ""  # FILE:LINE, for errors found after reading (an unknown problem reference)
+
+
+_BLANK_LINES = re.compile(r"\n[ \t]*\n")
+
+
+def split_steps(text: str) -> list[str]:
+    """A solution given as one text: its steps are the paragraphs (split at blank lines)."""
+    return [part.strip() for part in _BLANK_LINES.split(text) if part.strip()]
 
 
 def _optional_str(record: dict, key: str) -> str | None:
@@ -54,13 +68,32 @@ def solution_record(record) -> SolutionRecord:
     if not isinstance(record, dict):
         raise ValueError("record: must be an object")
     problem = record.get("problem")
-    if not isinstance(problem, str) or not problem.strip():
+    problem_id = record.get("problem_id")
+    problem_external_id = record.get("problem_external_id")
+    if problem_id is not None and (not isinstance(problem_id, int) or isinstance(problem_id, bool)):
+        raise ValueError("problem_id: must be an integer")
+    if problem_external_id is not None and (
+        not isinstance(problem_external_id, str) or not problem_external_id.strip()
+    ):
+        raise ValueError("problem_external_id: must be a non-empty string")
+    referenced = problem_id is not None or problem_external_id is not None
+    if (problem is not None or not referenced) and (
+        not isinstance(problem, str) or not problem.strip()
+    ):
         raise ValueError(
-            "problem: missing" if problem is None else "problem: must be a non-empty string"
+            "problem: missing (give problem, problem_id or problem_external_id)"
+            if problem is None
+            else "problem: must be a non-empty string"
         )
     steps = record.get("steps")
+    if isinstance(steps, str):
+        steps = split_steps(steps)
+        if not steps:
+            raise ValueError("steps: empty text")
     if not isinstance(steps, list):
-        raise ValueError("steps: missing" if steps is None else "steps: must be a list of strings")
+        raise ValueError(
+            "steps: missing" if steps is None else "steps: must be a list of strings or a text"
+        )
     if not steps:
         raise ValueError("steps: empty")
     for i, step in enumerate(steps):
@@ -82,13 +115,20 @@ def solution_record(record) -> SolutionRecord:
             raise ValueError("is_correct: must be true, false or null")
     answer = _optional_str(record, "answer")
     if answer is None:
+        answer = _optional_str(record, "final_answer")
+    if answer is None:
         answer = answer_in_steps(steps)
     generator = _optional_str(record, "generator") or ""
+    extra = record.get("metadata")
+    if extra is not None:
+        if not isinstance(extra, dict):
+            raise ValueError("metadata: must be an object")
+        metadata = {**extra, **metadata}
     external_id = record.get("id")
     if external_id is not None and not isinstance(external_id, (str, int)):
         raise ValueError("id: must be a string or a number")
     return SolutionRecord(
-        problem=strip_prompt_suffix(problem),
+        problem=None if problem is None else strip_prompt_suffix(problem),
         steps=steps,
         answer=answer,
         reference_answer=_optional_str(record, "reference_answer"),
@@ -97,6 +137,8 @@ def solution_record(record) -> SolutionRecord:
         is_correct=correct,
         source=SOURCE_PROCESSBENCH if is_processbench else SOURCE_IMPORT,
         metadata=metadata,
+        problem_id=problem_id,
+        problem_external_id=problem_external_id,
     )
 
 
@@ -119,12 +161,16 @@ class SolutionImportResult:
         )
 
 
-def read_solution_records(path: str, stream=None) -> list[SolutionRecord]:
+def read_solution_records(path: str, stream=None, progress=None) -> list[SolutionRecord]:
     records, errors, total_bad = [], [], 0
-    for where, raw, error in iter_records(path, stream):
+    for count, (where, raw, error) in enumerate(iter_records(path, stream), start=1):
+        if progress and count % PROGRESS_EVERY == 0:
+            progress(count)
         if error is None:
             try:
-                records.append(solution_record(raw))
+                record = solution_record(raw)
+                record.where = where
+                records.append(record)
                 continue
             except ValueError as exc:
                 error = str(exc)
@@ -138,18 +184,62 @@ def read_solution_records(path: str, stream=None) -> list[SolutionRecord]:
     return records
 
 
+PROGRESS_EVERY = 1000
+
+
+def _resolve_problem_references(path: str, project, records: list[SolutionRecord]) -> None:
+    """Fill in `problem` (the text) of records that refer to a problem by id or external id;
+    ApplicationError naming each record whose reference matches no problem of the project."""
+    referring = [r for r in records if r.problem is None]
+    if not referring:
+        return
+    ids = {r.problem_id for r in referring if r.problem_id is not None}
+    external = {r.problem_external_id for r in referring if r.problem_id is None}
+    by_id = dict(Problem.objects.filter(project=project, pk__in=ids).values_list("pk", "text"))
+    by_external = dict(
+        Problem.objects.filter(project=project, external_id__in=external).values_list(
+            "external_id", "text"
+        )
+    )
+    errors, total_bad = [], 0
+    for record in referring:
+        if record.problem_id is not None:
+            text, field_name = by_id.get(record.problem_id), "problem_id"
+            value = record.problem_id
+        else:
+            text, field_name = by_external.get(record.problem_external_id), "problem_external_id"
+            value = record.problem_external_id
+        if text is None:
+            total_bad += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(f"{record.where}: {field_name}: no problem {value!r} in this project")
+            continue
+        record.problem = text
+    if total_bad:
+        raise ApplicationError(
+            f"{path}: {total_bad} bad record(s); nothing was imported.", details=errors
+        )
+
+
 def solutions_import(
-    *, path: str, project_name: str, generation: int | None = None, stream=None
+    *,
+    path: str,
+    project_name: str,
+    generation: int | None = None,
+    stream=None,
+    progress=None,
 ) -> SolutionImportResult:
-    """Import candidate solutions into a generation (a new one unless `generation` is given)."""
+    """Import candidate solutions into a generation (a new one unless `generation` is given).
+    `progress(records read)` is called now and then while the file is read."""
     if generation is not None and generation < -1:
         raise ApplicationError(f"--generation must be -1 or more, got {generation}")
-    records = read_solution_records(path, stream)
+    records = read_solution_records(path, stream, progress)
     result = SolutionImportResult(records=len(records))
     if not records:
         return result
     with transaction.atomic():
         project = project_get_or_create(project_name)
+        _resolve_problem_references(path, project, records)
         problems = {p.text_hash: p for p in Problem.objects.filter(project=project)}
         new_problems = {}
         for record in records:

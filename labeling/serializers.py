@@ -1,0 +1,298 @@
+"""Serializers of the researcher API (labeling/research_api.py)."""
+
+import json
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from active_learning.models import ModelVersion, SolutionScore
+from active_learning.prm.data import NeutralAs
+from labeling.models import (
+    ApiToken,
+    ExportFormat,
+    ExportJob,
+    FinishReason,
+    Generation,
+    ImportJob,
+    ImportKind,
+    Labeling,
+    Problem,
+    Solution,
+)
+from labeling.services.prm800k_export import labeling_record
+
+
+class ProblemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Problem
+        fields = [
+            "id",
+            "project",
+            "text",
+            "reference_solution",
+            "reference_answer",
+            "subject",
+            "level",
+            "external_id",
+            "created_at",
+        ]
+
+
+class SolutionScoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SolutionScore
+        fields = ["model_version", "score", "step_scores", "truncated", "created_at"]
+
+
+class SolutionSerializer(serializers.ModelSerializer):
+    steps = serializers.ListField(child=serializers.CharField(allow_blank=True), read_only=True)
+
+    class Meta:
+        model = Solution
+        fields = [
+            "id",
+            "project",
+            "problem",
+            "steps",
+            "final_answer",
+            "generator",
+            "source",
+            "external_id",
+            "metadata",
+            "is_correct",
+            "graded_at",
+            "prm_score",
+            "created_at",
+        ]
+
+
+class SolutionDetailSerializer(SolutionSerializer):
+    prm_scores = SolutionScoreSerializer(many=True, read_only=True)
+
+    class Meta(SolutionSerializer.Meta):
+        fields = [*SolutionSerializer.Meta.fields, "prm_scores"]
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    solution_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Generation
+        fields = ["id", "project", "number", "strategy", "params", "solution_count", "created_at"]
+
+
+class LabelingSerializer(serializers.ModelSerializer):
+    """A submitted labeling: its ids and, as `record`, its PRM800K line as an object."""
+
+    labeler = serializers.CharField(source="labeler.username", read_only=True)
+    labeler_uuid = serializers.UUIDField(source="labeler.labeler_uuid", read_only=True)
+    generation = serializers.IntegerField(
+        source="generation.number", read_only=True, allow_null=True, default=None
+    )
+    problem = serializers.IntegerField(source="solution.problem_id", read_only=True)
+    record = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Labeling
+        fields = [
+            "id",
+            "project",
+            "solution",
+            "problem",
+            "labeler",
+            "labeler_uuid",
+            "generation",
+            "finish_reason",
+            "submitted_at",
+            "total_time_ms",
+            "is_quality_control",
+            "is_screening",
+            "record",
+        ]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_record(self, labeling) -> dict:
+        if labeling.source_line is not None:
+            return json.loads(labeling.source_line)
+        return labeling_record(labeling)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "project",
+            "status",
+            "is_current",
+            "backbone",
+            "parent",
+            "settings",
+            "data_snapshot",
+            "metrics",
+            "started_at",
+            "finished_at",
+            "created_at",
+        ]
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "checkpoint", "log"]
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+
+class ProjectField(serializers.PrimaryKeyRelatedField):
+    """A project the requesting user may export from and import into."""
+
+    def get_queryset(self):
+        from labeling.research_api import research_projects
+
+        return research_projects(self.context["request"].user)
+
+
+class ExportFiltersSerializer(serializers.Serializer):
+    generation = serializers.IntegerField(required=False, min_value=-1)
+    labeler = serializers.CharField(required=False, max_length=150)
+    submitted_after = serializers.DateTimeField(required=False)
+    submitted_before = serializers.DateTimeField(required=False)
+    finish_reason = serializers.ListField(
+        child=serializers.ChoiceField(choices=FinishReason.choices), required=False, max_length=4
+    )
+    is_quality_control = serializers.BooleanField(required=False)
+    is_screening = serializers.BooleanField(required=False)
+    neutral = serializers.ChoiceField(
+        choices=[(n.value, n.value) for n in NeutralAs],
+        required=False,
+        help_text="Training formats: how a human Neutral step is labeled (default positive).",
+    )
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        # stored as JSON, read back by the labeling filter
+        for key in ("submitted_after", "submitted_before"):
+            if key in values:
+                values[key] = values[key].isoformat()
+        return values
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    project = ProjectField()
+    format = serializers.ChoiceField(choices=ExportFormat.choices)
+    filters = ExportFiltersSerializer(required=False)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id",
+            "project",
+            "format",
+            "filters",
+            "status",
+            "progress",
+            "total",
+            "row_count",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "download_url",
+        ]
+        read_only_fields = [
+            "status",
+            "progress",
+            "total",
+            "row_count",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_download_url(self, job) -> str | None:
+        if job.status != "done":
+            return None
+        return reverse("api-export-download", args=[job.pk])
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    project = ProjectField()
+    kind = serializers.ChoiceField(choices=ImportKind.choices)
+    file = serializers.FileField(write_only=True)
+    generation = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=-1,
+        help_text="Solutions only: the generation to add them to (default: a new one).",
+    )
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "project",
+            "kind",
+            "file",
+            "filename",
+            "generation",
+            "status",
+            "progress",
+            "total",
+            "summary",
+            "result",
+            "error",
+            "errors",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = [
+            "filename",
+            "status",
+            "progress",
+            "total",
+            "summary",
+            "result",
+            "error",
+            "errors",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def validate(self, attrs):
+        if attrs.get("generation") is not None and attrs["kind"] != ImportKind.SOLUTIONS:
+            raise serializers.ValidationError(
+                {"generation": "Only solution imports go into a generation."}
+            )
+        return attrs
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at"]
+        read_only_fields = ["prefix", "created_at", "last_used_at"]
+
+
+class NewApiTokenSerializer(ApiTokenSerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+
+
+class TokenObtainSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, style={"input_type": "password"})
+    name = serializers.CharField(max_length=100, default="script")
