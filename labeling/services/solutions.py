@@ -18,6 +18,7 @@ from django.db.models import Max
 from labeling.answers import final_answer as answer_in_steps
 from labeling.errors import ApplicationError
 from labeling.models import Generation, GenerationItem, Problem, Solution
+from labeling.prm800k import ANSWER_MARKER
 from labeling.record_files import iter_records
 from labeling.services.prm800k import (
     MAX_REPORTED_ERRORS,
@@ -52,8 +53,17 @@ _BLANK_LINES = re.compile(r"\n[ \t]*\n")
 
 
 def split_steps(text: str) -> list[str]:
-    """A solution given as one text: its steps are the paragraphs (split at blank lines)."""
-    return [part.strip() for part in _BLANK_LINES.split(text) if part.strip()]
+    """A solution given as one text: its steps are the paragraphs (split at blank lines), a
+    PRM800K `# Answer` heading staying with the answer below it (`# Answer\n\n<answer>`)."""
+    steps: list[str] = []
+    for part in (p.strip() for p in _BLANK_LINES.split(text)):
+        if not part:
+            continue
+        if steps and steps[-1] == ANSWER_MARKER.strip():
+            steps[-1] = ANSWER_MARKER + part
+        else:
+            steps.append(part)
+    return steps
 
 
 def _optional_str(record: dict, key: str) -> str | None:
