@@ -13,6 +13,7 @@ from itertools import islice
 
 import torch
 
+from active_learning.prm import features
 from active_learning.prm.data import NEGATIVE, Example
 from active_learning.prm.tokenization import Encoded, StepTokenizer
 
@@ -70,15 +71,27 @@ def score(
     iterator = iter(examples)
     while batch := list(islice(iterator, batch_size)):
         encoded = [step_tokenizer.encode(example) for example in batch]
-        inputs = collate(encoded, step_tokenizer.pad_id)
-        with torch.inference_mode(), _autocast(device):
-            logits = model(
-                input_ids=inputs["input_ids"].to(device),
-                attention_mask=inputs["attention_mask"].to(device),
-            ).logits
-        probabilities = torch.softmax(logits.float(), dim=-1).cpu()
-        for row, e in enumerate(encoded):
-            probs = probabilities[row, e.step_ends].tolist() if e.step_ends else []
+        cache = features.active()
+        if cache is not None:  # the backbone's features from the cache, the head applied here
+            hidden = cache.step_features(model, encoded, step_tokenizer.pad_id, batch_size)
+            head = features.head_module(model)
+            dtype = next(head.parameters()).dtype
+            with torch.inference_mode():
+                rows = [
+                    torch.softmax(head(h.to(device, dtype)).float(), dim=-1).cpu().tolist()
+                    for h in hidden
+                ]
+        else:
+            inputs = collate(encoded, step_tokenizer.pad_id)
+            with torch.inference_mode(), _autocast(device):
+                logits = model(
+                    input_ids=inputs["input_ids"].to(device),
+                    attention_mask=inputs["attention_mask"].to(device),
+                ).logits
+            probabilities = torch.softmax(logits.float(), dim=-1).cpu()
+            rows = [probabilities[row, e.step_ends].tolist() for row, e in enumerate(encoded)]
+        for e, probs in zip(encoded, rows, strict=True):
+            probs = probs if e.step_ends else []
             step_scores = [1.0 - p[NEGATIVE] for p in probs]
             yield Scored(
                 probs, step_scores, aggregate(step_scores, aggregation), e.kept_steps, e.truncated

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from active_learning.prm import features as features_cache
 from active_learning.prm.data import Example
 from active_learning.prm.scoring import collate
 from active_learning.prm.tokenization import IGNORE, Encoded, StepTokenizer
@@ -329,7 +330,14 @@ def head_module(model):
 
 
 def _features(model, step_tokenizer, encoded, batch_size, progress, phase_total):
-    """Hidden states (after the backbone's final norm) at the label tokens, and their labels."""
+    """Hidden states (after the backbone's final norm) at the label tokens, and their labels;
+    through the active feature cache, if any (see `features`)."""
+    cache = features_cache.active()
+    if cache is not None:
+        result = cache.labeled_features(model, encoded, step_tokenizer.pad_id, batch_size)
+        if progress:
+            progress(Progress(phase_total, phase_total, 0.0, None, 0.0, phase="features"))
+        return result
     device = _device(model)
     base = getattr(model, model.base_model_prefix)
     base.eval()
