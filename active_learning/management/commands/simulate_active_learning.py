@@ -1,0 +1,131 @@
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+from active_learning import simulation
+from labeling.management.commands._base import ServiceCommand
+
+
+class Command(ServiceCommand):
+    help = (
+        "Simulate the active-learning loop: simulated annotators label through the API from "
+        "ProcessBench's expert labels; each round's PRM is evaluated on held-out ProcessBench "
+        "problems; writes a plot and a table of quality against labels for the strategies."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--strategy",
+            choices=[*simulation.STRATEGIES, "both"],
+            default="both",
+            help="selection strategy to simulate (default: both, to compare them)",
+        )
+        parser.add_argument("--rounds", type=int, default=6, help="models trained (one a round)")
+        parser.add_argument("--batch", type=int, default=50, help="solutions labeled a round")
+        parser.add_argument(
+            "--seed", type=int, nargs="+", default=[0], help="one or more seeds (default 0)"
+        )
+        parser.add_argument(
+            "--data",
+            action="append",
+            default=None,
+            help="ProcessBench file (repeatable; default: processbench_math.json and "
+            "processbench_gsm8k.json in the shared data)",
+        )
+        parser.add_argument("--held-out-share", type=float, default=0.3)
+        parser.add_argument("--pool-size", type=int, default=None, help="sample the pool")
+        parser.add_argument("--per-problem-cap", type=int, default=4)
+        parser.add_argument("--wrong-share", type=float, default=0.8)
+        parser.add_argument("--annotators", type=int, default=3)
+        parser.add_argument("--backbone", default=None, help="default: settings.PRM_BACKBONE")
+        parser.add_argument("--keep-layers", type=int, default=10)
+        parser.add_argument("--max-length", type=int, default=512)
+        parser.add_argument("--epochs", type=int, default=20)
+        parser.add_argument(
+            "--feature-cache",
+            default=None,
+            help="file of cached frozen-backbone features (default: under --work-dir)",
+        )
+        parser.add_argument("--no-feature-cache", action="store_true")
+        parser.add_argument("--work-dir", default=None, help="default: var/simulation")
+        parser.add_argument(
+            "--keep-checkpoints",
+            action="store_true",
+            help="keep every round's model folder (default: only each project's last)",
+        )
+        parser.add_argument("--label", default="", help="in project names (default: a time)")
+        parser.add_argument(
+            "--output",
+            default="docs/active-learning-simulation",
+            help="writes OUTPUT.md (results block) and OUTPUT.json",
+        )
+        parser.add_argument(
+            "--plot", default="docs/img/active-learning-simulation.png", help="PNG path"
+        )
+
+    def handle(self, *args, **o):
+        work = Path(o["work_dir"] or Path(settings.VAR_DIR) / "simulation")
+        backbone = o["backbone"] or settings.PRM_BACKBONE
+        cache = None
+        if not o["no_feature_cache"]:
+            name = f"features-{Path(backbone).name}-k{o['keep_layers']}-m{o['max_length']}.pt"
+            cache = o["feature_cache"] or str(work / name)
+        config = simulation.SimulationConfig(
+            strategies=simulation.STRATEGIES if o["strategy"] == "both" else (o["strategy"],),
+            rounds=o["rounds"],
+            batch=o["batch"],
+            seeds=tuple(o["seed"]),
+            data=tuple(o["data"] or simulation.default_data()),
+            held_out_share=o["held_out_share"],
+            pool_size=o["pool_size"],
+            per_problem_cap=o["per_problem_cap"],
+            wrong_share=o["wrong_share"],
+            annotators=o["annotators"],
+            backbone=backbone,
+            keep_layers=o["keep_layers"],
+            max_length=o["max_length"],
+            epochs=o["epochs"],
+            feature_cache=cache,
+            work_dir=str(work),
+            label=o["label"],
+            keep_checkpoints=o["keep_checkpoints"],
+        )
+        self._options = o
+        results = simulation.simulate(config, log=self._log, partial=self._write)
+        md_path, json_path, image = self._write(results)
+        self.stdout.write(f"Wrote {md_path}, {json_path} and {image}.")
+
+    def _write(self, results: dict):
+        o = self._options
+        output = Path(o["output"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        json_path = output.with_name(output.name + ".json")
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
+        image = simulation.plot(results, o["plot"])
+        md_path = output.with_name(output.name + ".md")
+        try:
+            relative = Path(image).resolve().relative_to(md_path.resolve().parent)
+        except ValueError:
+            relative = Path(image).resolve()
+        if sys.argv[1:2] == ["simulate_active_learning"]:
+            given = sys.argv[2:]
+        else:  # called from code: the equivalent command line
+            given = [
+                f"--strategy={o['strategy']}",
+                f"--rounds={o['rounds']}",
+                f"--batch={o['batch']}",
+                "--seed",
+                *map(str, o["seed"]),
+            ]
+        command = "python manage.py simulate_active_learning " + shlex.join(given)
+        simulation.write_markdown(
+            md_path, simulation.markdown(results, command, image=relative.as_posix())
+        )
+        return md_path, json_path, image
+
+    def _log(self, message: str) -> None:
+        self.stdout.write(message)
+        self.stdout.flush()
