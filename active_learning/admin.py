@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from active_learning.models import ModelVersion, SolutionScore
+from active_learning.models import LoopSettings, ModelVersion, Run, SolutionScore
 
 
 @admin.register(ModelVersion)
@@ -14,3 +14,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
 class SolutionScoreAdmin(admin.ModelAdmin):
     list_display = ("model_version", "solution_id", "score", "truncated")
     raw_id_fields = ("solution", "model_version")
+
+
+@admin.register(LoopSettings)
+class LoopSettingsAdmin(admin.ModelAdmin):
+    list_display = (
+        "project",
+        "retrain_every",
+        "batch_size",
+        "strategy",
+        "training_mode",
+        "schedule_enabled",
+    )
+    list_filter = ("strategy", "training_mode", "schedule_enabled")
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "trigger", "status", "stage", "percent", "created_at")
+    list_filter = ("project", "status", "trigger")
+    raw_id_fields = ("model_version", "generation", "retry_of", "requested_by")
+    readonly_fields = ("params", "stage_seconds", "log", "error")

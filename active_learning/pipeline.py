@@ -390,7 +390,34 @@ def runs_watchdog() -> dict:
         "project_id", flat=True
     ):
         labels_maybe_trigger(project_id)
-    return {"failed_stale": stale, "dispatched": sent, "scheduled": scheduled}
+    return {
+        "failed_stale": stale,
+        "dispatched": sent,
+        "scheduled": scheduled,
+        "grading": grading_catch_up(),
+    }
+
+
+GRADING_PENDING_SECONDS = 15 * 60  # one grading task per project in flight at a time
+
+
+def grading_catch_up() -> list[int]:
+    """Queue grading for projects with gradable, ungraded solutions (new imports): imports
+    are graded within a minute whichever way they came in."""
+    from django.core.cache import cache
+
+    from active_learning.grading import grading_enqueue, ungraded
+
+    queued = []
+    for project in Project.objects.all():
+        if not ungraded(project).exists():
+            continue
+        if cache.add(f"grading-pending:{project.pk}", 1, timeout=GRADING_PENDING_SECONDS):
+            if grading_enqueue(project.pk):
+                queued.append(project.pk)
+            else:
+                cache.delete(f"grading-pending:{project.pk}")
+    return queued
 
 
 # -- progress and log ---------------------------------------------------------------------------

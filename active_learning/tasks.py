@@ -29,7 +29,6 @@ def _failing(run_id: int, exc: BaseException) -> None:
 
 
 @shared_task(
-    queue="gpu",
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=TRAIN_SOFT_LIMIT,
@@ -52,7 +51,6 @@ def run_start(run_id: int) -> None:
 
 
 @shared_task(
-    queue="gpu",
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=SCORE_CHUNK_SOFT_LIMIT,
@@ -68,7 +66,6 @@ def run_score_chunk(run_id: int, chunk_id: int) -> None:
 
 
 @shared_task(
-    queue="default",
     acks_late=True,
     soft_time_limit=PUBLISH_SOFT_LIMIT,
     time_limit=PUBLISH_SOFT_LIMIT + GRACE,
@@ -81,7 +78,7 @@ def run_publish(run_id: int) -> None:
         raise
 
 
-@shared_task(queue="default", acks_late=True, soft_time_limit=120, time_limit=150)
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
 def runs_watchdog() -> dict:
     """Beat, every minute: fail dead runs, send runs the broker missed, start scheduled runs."""
     return pipeline.runs_watchdog()

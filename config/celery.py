@@ -1,11 +1,68 @@
-"""The Celery application. Workers start with `celery -A config worker -Q default` (or `-Q gpu`)."""
+"""The Celery application.
+
+Two queues, each with its own workers (docs/operators.md):
+
+- `default`: imports, exports, answer grading, statistics, selection/publishing and upkeep;
+  `celery -A config worker -Q default -n default@%h`
+- `gpu`: PRM training and pool scoring (torch); one task at a time per GPU:
+  `celery -A config worker -Q gpu --concurrency 1 -n gpu@%h`
+
+Every task is acknowledged after it ran (`acks_late`) and is given back to the broker when its
+worker process dies (`reject_on_worker_lost`), each worker reserves one message at a time
+(prefetch 1, so a long training never holds a second task hostage), and every task has a soft
+and a hard time limit (its own where it sets one, else the defaults below). `celery beat` sends
+the loop's watchdog every minute (active_learning.tasks.runs_watchdog).
+"""
 
 import os
 
 from celery import Celery
+from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+DEFAULT_SOFT_TIME_LIMIT = 30 * 60  # seconds; long jobs (training, imports) set their own
+DEFAULT_HARD_TIME_LIMIT = DEFAULT_SOFT_TIME_LIMIT + 60
+WATCHDOG_EVERY_SECONDS = 60
+
 app = Celery("steplabel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_queues=(Queue("default"), Queue("gpu")),
+    task_default_queue="default",
+    # Routing by task name; a task's own `queue=` option says the same, this is the one place
+    # an operator reads it.
+    task_routes={
+        "active_learning.tasks.run_start": {"queue": "gpu"},
+        "active_learning.tasks.run_score_chunk": {"queue": "gpu"},
+        "active_learning.tasks.*": {"queue": "default"},
+        "labeling.*": {"queue": "default"},
+    },
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_soft_time_limit=DEFAULT_SOFT_TIME_LIMIT,
+    task_time_limit=DEFAULT_HARD_TIME_LIMIT,
+    # Workers publish task events, so `celery events`, Flower and /healthz can see them.
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    beat_schedule={
+        "active-learning-watchdog": {
+            "task": "active_learning.tasks.runs_watchdog",
+            "schedule": WATCHDOG_EVERY_SECONDS,
+            "options": {"queue": "default", "expires": WATCHDOG_EVERY_SECONDS},
+        },
+    },
+)
+# Sending a task while the broker is down fails within a fraction of a second instead of
+# retrying for seconds: the web process records the job as queued and moves on (a submit never
+# waits on the broker). Workers reconnect on their own (broker_connection_retry).
+app.conf.broker_transport_options = {
+    **(app.conf.broker_transport_options or {}),
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+    "socket_connect_timeout": 2,
+}
 app.autodiscover_tasks()

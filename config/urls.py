@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("labeling.api_urls")),
     path("", include("labeling.research_urls")),
+    path("", include("active_learning.urls")),  # loop pages, its API, /healthz
     path("", include("labeling.urls")),
 ]

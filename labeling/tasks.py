@@ -8,7 +8,7 @@ from labeling.models import Project
 from labeling.services.prm800k_export import prm800k_export
 
 
-@shared_task(queue="default", soft_time_limit=3600, time_limit=3700)
+@shared_task(soft_time_limit=3600, time_limit=3700)
 def prm800k_export_to_file(project_id: int, path: str, generation: int | None = None) -> int:
     """Export a project's labelings to `path` (written to a temporary name, then renamed, so a
     reader never sees half a file)."""
@@ -21,7 +21,7 @@ def prm800k_export_to_file(project_id: int, path: str, generation: int | None = 
     return count
 
 
-@shared_task(queue="default", soft_time_limit=300, time_limit=330)
+@shared_task(soft_time_limit=300, time_limit=330)
 def project_stats_refresh(project_id: int) -> None:
     """Recompute a project's default statistics so the dashboard answers from a warm cache."""
     from labeling.project_stats import project_statistics
@@ -33,11 +33,16 @@ def project_stats_refresh(project_id: int) -> None:
 from labeling.jobs import export_job_run, import_job_run  # noqa: E402, F401
 
 
-@shared_task(queue="default", acks_late=True, soft_time_limit=3600, time_limit=3660)
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3660)
 def solutions_grade_task(project_id: int, regrade: bool = False) -> dict:
     """Grade a project's candidate solutions against the reference answers (math-verify). Runs
     in the prefork child's main thread, where math-verify's signal-based timeouts work; the hard
     time limit is the backstop. Safe to run twice (graded solutions are skipped)."""
+    from django.core.cache import cache
+
     from active_learning.grading import solutions_grade
 
-    return solutions_grade(project=Project.objects.get(pk=project_id), regrade=regrade)
+    try:
+        return solutions_grade(project=Project.objects.get(pk=project_id), regrade=regrade)
+    finally:  # the watchdog may queue grading for this project again
+        cache.delete(f"grading-pending:{project_id}")

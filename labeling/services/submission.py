@@ -128,14 +128,24 @@ def labeling_submit(
             items.update(submitted_count=F("submitted_count") + 1)
             items.filter(submitted_count__gte=overlap).update(is_open=False)
         transaction.on_commit(lambda: _schedule_stats_refresh(labeling.project_id))
+        if not (labeling.is_quality_control or labeling.is_screening):
+            transaction.on_commit(lambda: _retrain_trigger(labeling.project_id))
     return labeling
+
+
+def _retrain_trigger(project_id: int) -> None:
+    """The loop's "retrain after every N labelings" trigger; it never raises, and a broker
+    that is down leaves the run queued, not the submit failed."""
+    from active_learning.pipeline import labels_maybe_trigger
+
+    labels_maybe_trigger(project_id)
 
 
 def _schedule_stats_refresh(project_id: int) -> None:
     """Keep the lead dashboard warm. Best effort: a submit never depends on the broker."""
-    if not cache.add(f"stats-refresh-pending:{project_id}", 1, timeout=STATS_REFRESH_DEBOUNCE):
-        return
-    try:
+    try:  # the cache is Redis too in production: when Redis is down, both calls fail
+        if not cache.add(f"stats-refresh-pending:{project_id}", 1, timeout=STATS_REFRESH_DEBOUNCE):
+            return
         project_stats_refresh.apply_async((project_id,), countdown=5, retry=False)
     except Exception:  # the broker is down: the dashboard recomputes on demand instead
         logger.warning("could not queue a statistics refresh for project %s", project_id)

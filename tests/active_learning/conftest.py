@@ -76,3 +76,23 @@ def loop_project(backbone: str, *, labeled=30, problems=6, per_problem=5, **sett
         **settings,
     )
     return project, pool
+
+
+@pytest.fixture
+def broker_down():
+    """The Celery app points at a Redis port where nothing listens (connection refused), as
+    when Redis is down; restored afterwards."""
+    from active_learning import health
+    from config.celery import app
+
+    def reset():
+        app._pool = None
+        app.amqp._producer_pool = None
+        health._broker.update(ok=None, checked=0.0)
+
+    old = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:9/0"
+    reset()
+    yield
+    app.conf.broker_url = old
+    reset()

@@ -1,0 +1,185 @@
+"""Reads for the loop's pages and API: runs, generations and model versions of a project."""
+
+from django.db.models import Avg, Count, Q
+from django.utils import timezone
+
+from active_learning.models import ACTIVE_RUN_STATUSES, ModelStatus, ModelVersion, Run
+from labeling import agreement
+from labeling.errors import NotFound
+from labeling.models import (
+    Generation,
+    LabelingStatus,
+    Project,
+    Role,
+    StepRating,
+    User,
+)
+
+RUN_HISTORY = 20  # runs shown on the loop page
+
+
+def can_view_loop(user: User) -> bool:
+    return user.is_superuser or user.role in (Role.LEAD, Role.RESEARCHER)
+
+
+def can_run_loop(user: User) -> bool:
+    return user.is_superuser or user.role == Role.LEAD
+
+
+def project_for_loop(user: User, project_id: int) -> Project:
+    """Leads see every project; researchers the projects they are members of."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        raise NotFound("No such project.")
+    if not (can_run_loop(user) or project.members.filter(pk=user.pk).exists()):
+        raise NotFound("No such project.")
+    return project
+
+
+def run_for_project(project: Project, run_id: int) -> Run:
+    run = (
+        Run.objects.filter(project=project, pk=run_id)
+        .select_related("model_version", "generation", "requested_by")
+        .first()
+    )
+    if run is None:
+        raise NotFound("No such run.")
+    return run
+
+
+def run_elapsed_seconds(run: Run) -> float | None:
+    if run.started_at is None:
+        return None
+    end = run.finished_at or timezone.now()
+    return (end - run.started_at).total_seconds()
+
+
+def loop_overview(project: Project) -> dict:
+    runs = list(
+        Run.objects.filter(project=project)
+        .select_related("model_version", "generation", "requested_by")
+        .order_by("-id")[:RUN_HISTORY]
+    )
+    active = next((r for r in runs if r.status in ACTIVE_RUN_STATUSES), None)
+    return {
+        "active_run": active,
+        "runs": runs,
+        "current_model": ModelVersion.objects.filter(project=project, is_current=True).first(),
+        "current_generation": Generation.objects.filter(project=project, number__gte=0)
+        .order_by("-number")
+        .first(),
+    }
+
+
+def _generation_agreement(generation: Generation) -> dict:
+    """Step agreement among the generation's submitted regular labelings (first completion)."""
+    rows = StepRating.objects.filter(
+        labeling__generation=generation,
+        labeling__status=LabelingStatus.SUBMITTED,
+        labeling__is_quality_control=False,
+        labeling__is_screening=False,
+        completion_index=0,
+        rating__isnull=False,
+    ).values_list("labeling__solution_id", "step_index", "labeling__labeler_id", "rating")
+    table = agreement.Ratings.from_triples(
+        ((solution, step), labeler, rating) for solution, step, labeler, rating in rows
+    )
+    return {
+        "percent_agreement": agreement.percent_agreement(table),
+        "krippendorff_alpha": agreement.krippendorff_alpha(table, "ordinal"),
+    }
+
+
+def generations_overview(project: Project) -> list[dict]:
+    """Per labeling generation: size, share of wrong answers, mean PRM score (the selecting
+    model's, on the items), labels collected, agreement, and who chose it."""
+    generations = (
+        Generation.objects.filter(project=project, number__gte=0)
+        .annotate(
+            size=Count("items", distinct=True),
+            wrong=Count("items", filter=Q(items__solution__is_correct=False), distinct=True),
+            mean_score=Avg("items__score"),
+        )
+        .order_by("-number")
+    )
+    labels = dict(
+        Generation.objects.filter(project=project, number__gte=0)
+        .annotate(
+            n=Count(
+                "labelings",
+                filter=Q(
+                    labelings__status=LabelingStatus.SUBMITTED,
+                    labelings__is_quality_control=False,
+                    labelings__is_screening=False,
+                ),
+            )
+        )
+        .values_list("pk", "n")
+    )
+    rows = []
+    for generation in generations:
+        rows.append(
+            {
+                "generation": generation,
+                "size": generation.size,
+                "wrong_share": generation.wrong / generation.size if generation.size else None,
+                "mean_score": generation.mean_score,
+                "labels": labels.get(generation.pk, 0),
+                "model_version": generation.params.get("model_version"),
+                "run": generation.params.get("run"),
+                **_generation_agreement(generation),
+            }
+        )
+    return rows
+
+
+def model_versions_overview(project: Project) -> list[dict]:
+    chose: dict[int, list[int]] = {}
+    for number, params in Generation.objects.filter(project=project, number__gte=0).values_list(
+        "number", "params"
+    ):
+        if isinstance(params, dict) and params.get("model_version"):
+            chose.setdefault(params["model_version"], []).append(number)
+    rows = []
+    for version in ModelVersion.objects.filter(project=project).order_by("-id"):
+        metrics = version.metrics or {}
+        processbench = metrics.get("processbench") or {}
+        rows.append(
+            {
+                "version": version,
+                "labels": (version.data_snapshot or {}).get("labelings"),
+                "held_out_auc": metrics.get("held_out_step_roc_auc"),
+                "processbench_auc": processbench.get("step_roc_auc"),
+                "processbench_f1": (processbench.get("first_error") or {}).get("f1"),
+                "generations": sorted(chose.get(version.pk, [])),
+                "seconds": (version.finished_at - version.started_at).total_seconds()
+                if version.finished_at and version.started_at
+                else None,
+            }
+        )
+    return rows
+
+
+def quality_series(versions: list[dict]) -> dict[str, list[tuple[float, float]]]:
+    """(labels collected, metric) per ready model version, oldest first, for the chart."""
+    ready = [
+        row
+        for row in reversed(versions)
+        if row["version"].status == ModelStatus.READY and row["labels"] is not None
+    ]
+    series = {
+        "held-out step ROC AUC": [
+            (row["labels"], row["held_out_auc"]) for row in ready if row["held_out_auc"] is not None
+        ],
+        "ProcessBench step ROC AUC": [
+            (row["labels"], row["processbench_auc"])
+            for row in ready
+            if row["processbench_auc"] is not None
+        ],
+        "ProcessBench first-error F1": [
+            (row["labels"], row["processbench_f1"])
+            for row in ready
+            if row["processbench_f1"] is not None
+        ],
+    }
+    return {name: points for name, points in series.items() if points}
