@@ -6,14 +6,19 @@ throughput and behaviour use all of them. Definitions of the agreement statistic
 `labeling.agreement`; the others are defined where they are computed, below, and in
 docs/statistics.md.
 
-Results are cached per (project, filters) for at most STALE_AFTER seconds: a submit is reflected
-within a minute, and a warm cache answers at once at PRM800K scale (see docs/benchmarks.md).
+Results are cached per (project, filters) and served stale-while-revalidate: a request never
+waits for a computation when a cached result exists, unless the data changed more than
+REFRESH_GRACE seconds ago and the background refresh has not arrived yet (then it computes, so
+no answer is ever more than a minute behind a submit). Submits, gold changes and imports mark
+the project changed (`stats_mark_changed`) and queue a refresh on the worker; with no change a
+result is served for MAX_AGE seconds. See docs/statistics.md and docs/benchmarks.md.
 """
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 from django.core.cache import cache
@@ -30,10 +35,18 @@ from labeling.models import (
     Project,
 )
 
-STALE_AFTER = 60  # seconds; the issue allows stats to lag a submit by at most a minute
+logger = logging.getLogger(__name__)
+
+STALE_AFTER = 60  # seconds: the issue allows stats to lag a submit by at most a minute
+# A changed project's cached result is still served (while the worker recomputes) for this long
+# after the change; past it the request computes itself. Leaves STALE_AFTER - REFRESH_GRACE for
+# that computation (about 2 s at a million ratings; docs/benchmarks.md).
+REFRESH_GRACE = 30
+MAX_AGE = 600  # seconds: with no change marked, recompute in the background after this long
+HARD_MAX_AGE = 1800  # and in the request after this long (a change the marker missed)
 AGREEMENT_REASONS = (FinishReason.FOUND_ERROR, FinishReason.SOLUTION)
 MAX_REASONS_SHOWN = 100
-TIME_POINTS = 20  # points on the agreement-over-time curve
+TIME_POINTS = 20  # periods on the agreement-over-time curve
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,21 @@ class StatsFilter:
         raw += f"{self.until and self.until.isoformat()}"
         return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
+    def as_params(self) -> dict:
+        return {
+            "generation": self.generation,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+        }
+
+    @classmethod
+    def from_params(cls, params: dict) -> "StatsFilter":
+        return cls(
+            generation=params.get("generation"),
+            since=datetime.fromisoformat(params["since"]) if params.get("since") else None,
+            until=datetime.fromisoformat(params["until"]) if params.get("until") else None,
+        )
+
 
 def _labelings(project: Project, flt: StatsFilter):
     queryset = Labeling.objects.filter(project=project, status=LabelingStatus.SUBMITTED)
@@ -59,19 +87,56 @@ def _labelings(project: Project, flt: StatsFilter):
     return queryset
 
 
+def _changed_key(project_id: int) -> str:
+    return f"project-stats-changed:{project_id}"
+
+
+def stats_mark_changed(project_id: int) -> None:
+    """Note that a project's labels changed now: cached statistics older than this are stale.
+    Best effort (never raises): the cache is Redis in production and may be down."""
+    try:
+        cache.set(_changed_key(project_id), time.time(), timeout=HARD_MAX_AGE * 2)
+    except Exception:
+        logger.warning("could not mark the statistics of project %s changed", project_id)
+
+
+def _refresh_in_background(project_id: int, flt: StatsFilter) -> bool:
+    """Queue one recomputation on the worker (at most one per project and filter per
+    REFRESH_GRACE seconds). False when it could not be queued (broker or cache down)."""
+    from labeling.tasks import project_stats_refresh
+
+    try:
+        if cache.add(f"project-stats-refreshing:{project_id}:{flt.key()}", 1, REFRESH_GRACE):
+            project_stats_refresh.apply_async((project_id,), {"flt": flt.as_params()}, retry=False)
+        return True
+    except Exception:
+        logger.warning("could not queue a statistics refresh for project %s", project_id)
+        return False
+
+
 def project_statistics(project: Project, flt: StatsFilter | None = None, *, fresh=False) -> dict:
-    """The statistics, from the cache when it is under a minute old (or computed now)."""
+    """The statistics: the cached result while it is current (or while the worker refreshes
+    it, within the staleness bound), else computed now."""
     flt = flt or StatsFilter()
     key = f"project-stats:{project.pk}:{flt.key()}"
     cached = None if fresh else cache.get(key)
-    if cached is not None and time.time() - cached["computed_at"] < STALE_AFTER:
-        return cached
+    if cached is not None:
+        now = time.time()
+        changed = cache.get(_changed_key(project.pk))
+        age = now - cached["computed_at"]
+        if changed is not None and changed >= cached["computed_at"]:
+            # stale since `changed`: serve it while the refresh is on its way, not longer
+            if now - changed < REFRESH_GRACE and _refresh_in_background(project.pk, flt):
+                return {**cached, "stale": True}
+        elif age < MAX_AGE or (age < HARD_MAX_AGE and _refresh_in_background(project.pk, flt)):
+            return cached
     stats = compute_statistics(project, flt)
-    cache.set(key, stats, timeout=STALE_AFTER * 10)
+    cache.set(key, stats, timeout=HARD_MAX_AGE)
     return stats
 
 
 def compute_statistics(project: Project, flt: StatsFilter) -> dict:
+    computed_at = time.time()  # when the data was read: a change after it makes this stale
     started = time.perf_counter()
     labelings = _labelings(project, flt)
     data = _fetch(labelings)
@@ -99,7 +164,7 @@ def compute_statistics(project: Project, flt: StatsFilter) -> dict:
                 :MAX_REASONS_SHOWN
             ]
         ],
-        "computed_at": time.time(),
+        "computed_at": computed_at,
         "compute_seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -123,10 +188,11 @@ class _Data:
 def _fetch(labelings) -> _Data:
     """Everything the numbers need, as arrays: one query for the labelings, one for their
     ratings (an ORM object per rating would dominate the time at a million ratings)."""
+    # the submit date comes from the database (a date parses much faster than a timestamp)
     meta = list(
-        labelings.order_by("id").values_list(
-            "id", "solution_id", "labeler_id", "total_time_ms", "finish_reason", "submitted_at"
-        )
+        labelings.order_by("id")
+        .annotate(day=TruncDate("submitted_at"))
+        .values_list("id", "solution_id", "labeler_id", "total_time_ms", "finish_reason", "day")
     )
     ids = np.asarray([m[0] for m in meta], dtype=np.int64)
     keys = {
@@ -149,7 +215,7 @@ def _fetch(labelings) -> _Data:
         labelers=np.asarray([m[2] for m in meta], dtype=np.int64),
         times=np.asarray([m[3] or 0 for m in meta], dtype=np.int64),
         counts_for_agreement=np.asarray([m[4] in AGREEMENT_REASONS for m in meta], dtype=bool),
-        days=np.asarray([m[5].date().toordinal() for m in meta], dtype=np.int64),
+        days=np.asarray([m[5].toordinal() for m in meta], dtype=np.int64),
         labeler_keys=keys,
         row_labeling=np.searchsorted(ids, rows[:, 0]),
         row_step=rows[:, 1],
@@ -157,14 +223,15 @@ def _fetch(labelings) -> _Data:
     )
 
 
-def _table(data: _Data, labeling_mask: np.ndarray) -> agreement.Ratings:
+def _table(data: _Data, labeling_mask: np.ndarray) -> tuple[agreement.Ratings, np.ndarray]:
     """Ratings of the masked labelings as units (solution, step) x labelers; the last value
     per (unit, labeler) wins: a later labeling of one solution by one person replaces the
-    earlier one."""
+    earlier one. Also returns, per value, the index of the labeling it came from."""
     use = labeling_mask[data.row_labeling]
     at = data.row_labeling[use]
     if not len(at):
-        return agreement.Ratings(*(np.zeros(0, dtype=np.int64),) * 3)
+        empty = np.zeros(0, dtype=np.int64)
+        return agreement.Ratings(empty, empty, empty), empty
     order = np.argsort(at, kind="stable")
     at = at[order]
     solutions, labelers = data.solutions[at], data.labelers[at]
@@ -173,38 +240,60 @@ def _table(data: _Data, labeling_mask: np.ndarray) -> agreement.Ratings:
     pair = unit_index * (labelers.max() + 1) + labelers
     keep = np.sort(len(pair) - 1 - np.unique(pair[::-1], return_index=True)[1])
     labeler_ids, labeler_index = np.unique(labelers[keep], return_inverse=True)
-    return agreement.Ratings(
+    table = agreement.Ratings(
         unit_index[keep],
         labeler_index,
         ratings[keep],
         tuple(data.labeler_keys[int(i)][0] for i in labeler_ids),
     )
+    return table, at[keep]
 
 
-def _over_time(data: _Data) -> list[dict]:
-    """Agreement on all labelings submitted up to each of at most TIME_POINTS days."""
-    counted = data.days[data.counts_for_agreement]
-    if not len(counted):
+def _subset(table: agreement.Ratings, rows: np.ndarray) -> agreement.Ratings:
+    return agreement.Ratings(
+        table.units[rows], table.labelers[rows], table.values[rows], table.labeler_keys
+    )
+
+
+def _over_time(data: _Data, table: agreement.Ratings, source: np.ndarray) -> list[dict]:
+    """Agreement per period: the submit days are cut into at most TIME_POINTS periods, and
+    each unit belongs to the period of the day its last value arrived (when it became what it
+    is); a period's numbers are over its units with all their values. Every unit counts in
+    exactly one period, so the curve costs one pass over the data (a cumulative curve would
+    recompute everything TIME_POINTS times: seconds at a million ratings)."""
+    if not len(table):
         return []
-    days = np.unique(counted)
-    if len(days) > TIME_POINTS:
+    value_day = data.days[source]
+    unit_day = np.zeros(int(table.units.max()) + 1, dtype=np.int64)
+    np.maximum.at(unit_day, table.units, value_day)
+    days = np.unique(unit_day[np.unique(table.units)])
+    if len(days) > TIME_POINTS:  # period ends: evenly spaced among the days with data
         days = days[np.linspace(0, len(days) - 1, TIME_POINTS).round().astype(int)]
-    points = []
-    for day in days:
-        table = _table(data, data.counts_for_agreement & (data.days <= day))
+    period = np.searchsorted(days, unit_day[table.units])  # per value: its unit's period
+    order = np.argsort(period, kind="stable")
+    bounds = np.searchsorted(period[order], np.arange(len(days) + 1))
+    labelings_per_day = np.bincount(
+        np.searchsorted(days, data.days[data.counts_for_agreement]), minlength=len(days) + 1
+    )
+    points, start_day = [], None
+    for i, day in enumerate(days):
+        part = _subset(table, order[bounds[i] : bounds[i + 1]])
         points.append(
             {
-                "date": datetime.fromordinal(int(day)).date().isoformat(),
-                "labelings": int((data.counts_for_agreement & (data.days <= day)).sum()),
-                "percent_agreement": agreement.percent_agreement(table),
-                "krippendorff_alpha_ordinal": agreement.krippendorff_alpha(table, "ordinal"),
+                "start": (start_day or date.fromordinal(int(day))).isoformat(),
+                "date": date.fromordinal(int(day)).isoformat(),
+                "labelings": int(labelings_per_day[i]),
+                "units": len(np.unique(part.units)) if len(part) else 0,
+                "percent_agreement": agreement.percent_agreement(part),
+                "krippendorff_alpha_ordinal": agreement.krippendorff_alpha(part, "ordinal"),
             }
         )
+        start_day = date.fromordinal(int(day) + 1)
     return points
 
 
 def _agreement(data: _Data) -> dict:
-    table = _table(data, data.counts_for_agreement)
+    table, source = _table(data, data.counts_for_agreement)
     # first Negative per labeling (len = none), grouped by solution
     first = np.full(len(data.ids), -1, dtype=np.int64)
     negative = data.row_rating == -1
@@ -230,7 +319,7 @@ def _agreement(data: _Data) -> dict:
             {"labeler_a": p.labeler_a, "labeler_b": p.labeler_b, "kappa": p.kappa, "n": p.n}
             for p in agreement.pairwise_cohen_kappa(table)
         ],
-        "agreement_over_time": _over_time(data),
+        "agreement_over_time": _over_time(data, table, source),
     }
 
 

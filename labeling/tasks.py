@@ -22,11 +22,13 @@ def prm800k_export_to_file(project_id: int, path: str, generation: int | None = 
 
 
 @shared_task(soft_time_limit=300, time_limit=330)
-def project_stats_refresh(project_id: int) -> None:
-    """Recompute a project's default statistics so the dashboard answers from a warm cache."""
-    from labeling.project_stats import project_statistics
+def project_stats_refresh(project_id: int, flt: dict | None = None) -> None:
+    """Recompute a project's statistics (default filters, or `flt` as StatsFilter.as_params)
+    so the dashboard answers from a warm cache."""
+    from labeling.project_stats import StatsFilter, project_statistics
 
-    project_statistics(Project.objects.get(pk=project_id), fresh=True)
+    project = Project.objects.get(pk=project_id)
+    project_statistics(project, StatsFilter.from_params(flt or {}), fresh=True)
 
 
 # The background export and import jobs (registered with Celery by this import).

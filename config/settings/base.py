@@ -166,12 +166,17 @@ else:
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
-# Cache (computed statistics): Redis when there is one, so every web process shares it.
+# Cache (computed statistics, debounce markers): shared by every web process and worker, so
+# that a worker's refresh reaches the dashboard. Redis when there is one, else files under var/
+# (the demo); CACHE_URL overrides both (django-environ's cache URL syntax).
 CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    "default": env.cache_url(
+        "CACHE_URL",
+        default=(
+            REDIS_URL.replace("redis://", "rediscache://", 1)
+            if REDIS_URL
+            else f"filecache://{VAR_DIR / 'cache'}"
+        ),
     )
 }
 
@@ -190,6 +195,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 # offline demo backbone; any Hugging Face id or local folder works).
 MODELS_DIR = Path(env.str("PRM_MODELS_DIR", default=str(VAR_DIR / "models")))
 PRM_BACKBONE = env.str("PRM_BACKBONE", default="smollm2")
+# A running loop run silent for this long is failed by the watchdog (its worker was lost).
+ACTIVE_LEARNING_STALE_SECONDS = env.int("ACTIVE_LEARNING_STALE_SECONDS", default=15 * 60)
 
 LOGGING = {
     "version": 1,

@@ -11,10 +11,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from labeling import agreement
+from labeling import agreement, project_stats
 from labeling.models import Labeling, Project, Role
-from labeling.project_stats import StatsFilter, compute_statistics, project_statistics
+from labeling.project_stats import (
+    StatsFilter,
+    compute_statistics,
+    project_statistics,
+    stats_mark_changed,
+)
 from labeling.services.prm800k import prm800k_import
+from labeling.tasks import project_stats_refresh
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -130,16 +136,128 @@ def test_statistics_take_a_fixed_number_of_queries(sample_records, django_assert
         compute_statistics(project, StatsFilter())
 
 
-def test_cached_for_at_most_a_minute(sample_records, monkeypatch):
+class Clock:
+    def __init__(self, monkeypatch, start):
+        self.now = start
+        monkeypatch.setattr("labeling.project_stats.time.time", lambda: self.now)
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The refresh tasks queued (the test broker never runs them)."""
+    calls = []
+    monkeypatch.setattr(
+        "labeling.tasks.project_stats_refresh.apply_async",
+        lambda args, kwargs=None, **options: calls.append((args, kwargs)),
+    )
+    return calls
+
+
+def test_unchanged_statistics_are_served_from_the_cache(sample_records, monkeypatch, queued):
     project = import_records(overlapping_records(sample_records))
+    clock = Clock(monkeypatch, 1_000_000.0)
     first = project_statistics(project)
-    Labeling.objects.filter(project=project).update(total_time_ms=1)
-    assert project_statistics(project)["computed_at"] == first["computed_at"]  # cached
-    clock = first["computed_at"] + 61
-    monkeypatch.setattr("labeling.project_stats.time.time", lambda: clock)
+    assert first["computed_at"] == clock.now
+    Labeling.objects.filter(project=project).update(total_time_ms=1)  # unmarked change
+    clock.now += project_stats.MAX_AGE - 1
+    assert project_statistics(project)["computed_at"] == first["computed_at"]
+    assert queued == []
+    # past MAX_AGE: still served at once, and a refresh is queued (once)
+    clock.now += 2
+    assert project_statistics(project)["computed_at"] == first["computed_at"]
+    assert project_statistics(project)["computed_at"] == first["computed_at"]
+    assert queued == [((project.pk,), {"flt": StatsFilter().as_params()})]
+    # past HARD_MAX_AGE (no worker ever refreshed it): computed in the request
+    clock.now = first["computed_at"] + project_stats.HARD_MAX_AGE
     later = project_statistics(project)
-    assert later["computed_at"] == clock
+    assert later["computed_at"] == clock.now
     assert later["throughput"]["labelings_per_hour"] != first["throughput"]["labelings_per_hour"]
+
+
+def test_a_change_is_shown_within_a_minute(sample_records, monkeypatch, queued):
+    project = import_records(overlapping_records(sample_records))
+    clock = Clock(monkeypatch, 1_000_000.0)
+    first = project_statistics(project)
+    clock.now += 5
+    Labeling.objects.filter(project=project).update(total_time_ms=1)
+    stats_mark_changed(project.pk)
+    changed_at = clock.now
+    # while the worker recomputes, the old numbers are served, marked stale
+    clock.now += project_stats.REFRESH_GRACE - 1
+    stale = project_statistics(project)
+    assert stale["stale"] is True and stale["computed_at"] == first["computed_at"]
+    assert len(queued) == 1
+    # the worker's refresh (what the queued task runs) replaces them
+    refresh_args, refresh_kwargs = queued[0]
+    project_stats_refresh(*refresh_args, **refresh_kwargs)
+    fresh = project_statistics(project)
+    assert "stale" not in fresh and fresh["computed_at"] == clock.now
+    assert fresh["throughput"]["labelings_per_hour"] != first["throughput"]["labelings_per_hour"]
+    # no worker: past the grace period the request computes, within a minute of the change
+    clock.now += 1
+    stats_mark_changed(project.pk)
+    changed_at = clock.now
+    clock.now += project_stats.REFRESH_GRACE
+    assert project_statistics(project)["computed_at"] == clock.now
+    assert clock.now - changed_at < project_stats.STALE_AFTER
+
+
+def test_a_broker_that_is_down_means_computing_in_the_request(sample_records, monkeypatch):
+    project = import_records(overlapping_records(sample_records))
+    clock = Clock(monkeypatch, 1_000_000.0)
+    first = project_statistics(project)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("labeling.tasks.project_stats_refresh.apply_async", down)
+    clock.now += 1
+    stats_mark_changed(project.pk)
+    clock.now += 1
+    again = project_statistics(project)
+    assert again["computed_at"] == clock.now != first["computed_at"]
+
+
+def test_agreement_over_time_puts_every_unit_in_one_period(sample_records):
+    records = overlapping_records(sample_records)
+    project = import_records(records)
+    stats = compute_statistics(project, StatsFilter())
+    points = stats["agreement_over_time"]
+    # the three labelers submitted on three days: a unit completes on the last one
+    assert [p["date"] for p in points] == ["2022-11-10", "2022-11-11", "2022-11-12"]
+    assert sum(p["units"] for p in points) == stats["units"]
+    assert points[-1]["units"] > 0
+    assert sum(p["labelings"] for p in points) == sum(
+        1 for r in records if r["label"]["finish_reason"] in ("found_error", "solution")
+    )
+    # each period's numbers, computed from the records: the units whose last value arrived
+    # on the period's day, with all their values
+    values, last_day = {}, {}
+    for record in records:
+        if record["label"]["finish_reason"] not in ("found_error", "solution"):
+            continue
+        key = (record["question"]["problem"], tuple(record["question"]["pre_generated_steps"]))
+        day = record["timestamp"][:10]
+        for i, step in enumerate(record["label"]["steps"]):
+            rating = step["completions"][0]["rating"]
+            if rating is not None:
+                values.setdefault((key, i), []).append((record["labeler"], rating))
+                last_day[(key, i)] = max(last_day.get((key, i), ""), day)
+    for point in points:
+        triples = [
+            (unit, labeler, rating)
+            for unit, pairs in values.items()
+            if last_day[unit] == point["date"]
+            for labeler, rating in pairs
+        ]
+        table = agreement.Ratings.from_triples(triples)
+        assert point["units"] == len({t[0] for t in triples})
+        assert point["percent_agreement"] == pytest.approx(
+            agreement.percent_agreement(table), abs=1e-12
+        )
+        assert point["krippendorff_alpha_ordinal"] == pytest.approx(
+            agreement.krippendorff_alpha(table, "ordinal"), abs=1e-12
+        )
 
 
 def test_api_for_leads_and_researchers_only(sample_records):
