@@ -1,7 +1,6 @@
 """REST API of the labeling app (DRF): one view class per operation; each parses input, calls
 one service or selector, and renders."""
 
-from django.shortcuts import get_object_or_404
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.exceptions import ValidationError
@@ -40,12 +39,10 @@ class AssignmentNextApi(ServiceErrorsMixin, APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = None
-        if "project" in data.validated_data:
-            project = get_object_or_404(Project, pk=data.validated_data["project"])
+        # the service reads the project with the membership it locks (404 when not a member)
         result = assignments.assignment_next(
             user=request.user,
-            project=project,
+            project_id=data.validated_data.get("project"),
             exclude=tuple(data.validated_data.get("exclude", ())),
         )
         labeling = result.labeling
@@ -70,21 +67,29 @@ class AssignmentDetailApi(ServiceErrorsMixin, APIView):
         return Response(selectors.assignment_view(labeling))
 
 
+def _valid_input(serializer, user, assignment_id: int):
+    """The validated input; for invalid input, someone else's assignment is still a 404 first
+    (the ownership check is otherwise part of the service's own statement)."""
+    if not serializer.is_valid():
+        selectors.assignment_for_user(user, assignment_id)
+        raise ValidationError(serializer.errors)
+    return serializer.validated_data
+
+
 class AssignmentDraftApi(ServiceErrorsMixin, APIView):
     class InputSerializer(serializers.Serializer):
         steps = serializers.JSONField()
         total_time_ms = serializers.IntegerField(required=False, min_value=0)
 
     def put(self, request, assignment_id: int):
-        labeling = selectors.assignment_for_user(request.user, assignment_id)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        labeling = submission.draft_save(
-            labeling=labeling,
-            steps=data.validated_data["steps"],
-            total_time_ms=data.validated_data.get("total_time_ms"),
+        data = _valid_input(self.InputSerializer(data=request.data), request.user, assignment_id)
+        saved = submission.assignment_draft_save(
+            user_id=request.user.pk,
+            assignment_id=assignment_id,
+            steps=data["steps"],
+            total_time_ms=data.get("total_time_ms"),
         )
-        return Response({"saved": True, "total_time_ms": labeling.total_time_ms})
+        return Response({"saved": True, "total_time_ms": saved.total_time_ms})
 
 
 class AssignmentSubmitApi(ServiceErrorsMixin, APIView):
@@ -94,14 +99,13 @@ class AssignmentSubmitApi(ServiceErrorsMixin, APIView):
         total_time_ms = serializers.IntegerField(required=False, min_value=0)
 
     def post(self, request, assignment_id: int):
-        labeling = selectors.assignment_for_user(request.user, assignment_id)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        labeling = submission.labeling_submit(
-            labeling=labeling,
-            finish_reason=data.validated_data["finish_reason"],
-            reason=data.validated_data.get("reason", ""),
-            total_time_ms=data.validated_data.get("total_time_ms"),
+        data = _valid_input(self.InputSerializer(data=request.data), request.user, assignment_id)
+        labeling = submission.assignment_submit(
+            user_id=request.user.pk,
+            assignment_id=assignment_id,
+            finish_reason=data["finish_reason"],
+            reason=data.get("reason", ""),
+            total_time_ms=data.get("total_time_ms"),
         )
         return Response(
             {

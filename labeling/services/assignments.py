@@ -80,7 +80,11 @@ def default_project(user: User) -> Project | None:
 
 
 def lease_until(project: Project, now: datetime) -> datetime:
-    return now + timedelta(minutes=project.lease_minutes)
+    return lease_minutes_until(project.lease_minutes, now)
+
+
+def lease_minutes_until(minutes: int, now: datetime) -> datetime:
+    return now + timedelta(minutes=minutes)
 
 
 def regular(queryset):
@@ -120,7 +124,7 @@ def _new_draft(
     user: User,
     project: Project,
     solution_id: int,
-    generation: Generation,
+    generation_id: int,
     now: datetime,
     score: float | None = None,
     quality_control: bool = False,
@@ -130,7 +134,7 @@ def _new_draft(
         project=project,
         solution_id=solution_id,
         labeler=user,
-        generation=generation,
+        generation_id=generation_id,
         status=LabelingStatus.DRAFT,
         steps=[],
         total_time_ms=0,
@@ -154,12 +158,19 @@ def lease_hold(labeling: Labeling, now: datetime | None = None) -> bool:
             )
             free = taken < project.overlap
         if not free:
+            # only a row that is still a draft: a submit that got in first is never undone
+            Labeling.objects.filter(pk=labeling.pk, status=LabelingStatus.DRAFT).update(
+                status=LabelingStatus.ABANDONED, lease_expires_at=None, updated_at=now
+            )
             labeling.status = LabelingStatus.ABANDONED
             labeling.lease_expires_at = None
-            labeling.save(update_fields=["status", "lease_expires_at", "updated_at"])
             return False
-    labeling.lease_expires_at = lease_until(project, now)
-    labeling.save(update_fields=["lease_expires_at", "updated_at"])
+    lease = lease_until(project, now)
+    if not Labeling.objects.filter(pk=labeling.pk, status=LabelingStatus.DRAFT).update(
+        lease_expires_at=lease, updated_at=now
+    ):
+        return False  # submitted (or released) meanwhile: not a task in progress any more
+    labeling.lease_expires_at = lease
     return True
 
 
@@ -172,41 +183,63 @@ def assignment_next(
     *,
     user: User,
     project: Project | None = None,
+    project_id: int | None = None,
     exclude: tuple[int, ...] = (),
     rng: random.Random | None = None,
 ) -> NextTask:
-    """The annotator's next task (see the module docstring for the rule)."""
+    """The annotator's next task (see the module docstring for the rule). `project` (or its
+    id) defaults to the annotator's first project; NotFound when they are not a member of it."""
     rng = rng or random
-    if project is None:
-        project = default_project(user)
-        if project is None:
-            return NextTask(None, NOTHING_LEFT)
+    if project is not None:
+        project_id = project.pk
     now = timezone.now()
     with transaction.atomic():
         # One next-task request per annotator and project at a time (a double click must not
-        # make two tasks); other annotators are not blocked by this lock.
-        membership = (
-            Membership.objects.select_for_update().filter(project=project, user=user).first()
+        # make two tasks); other annotators are not blocked by this lock. The same statement
+        # reads the project and the ids of its screening and current generations.
+        memberships = (
+            Membership.objects.select_for_update(of=("self",))
+            .filter(user=user)
+            .select_related("project")
+            .annotate(
+                screening_id=Subquery(
+                    Generation.objects.filter(
+                        project_id=OuterRef("project_id"), number=Generation.SCREENING
+                    ).values("id")[:1]
+                ),
+                current_id=Subquery(
+                    Generation.objects.filter(project_id=OuterRef("project_id"), number__gte=0)
+                    .order_by("-number")
+                    .values("id")[:1]
+                ),
+            )
         )
-        if membership is None:
-            raise NotFound("No such project.")
+        if project_id is None:
+            membership = memberships.order_by("id").first()
+            if membership is None:
+                return NextTask(None, NOTHING_LEFT)
+        else:
+            membership = memberships.filter(project_id=project_id).first()
+            if membership is None:
+                raise NotFound("No such project.")
+        project = membership.project
 
         drafts = (
             Labeling.objects.filter(project=project, labeler=user, status=LabelingStatus.DRAFT)
             .exclude(pk__in=exclude)
-            .select_related("project")
             .order_by("id")
         )
         for draft in drafts:
+            draft.project = project
             if lease_hold(draft, now):
                 return NextTask(draft)
 
         if membership.paused:
             return NextTask(None, PAUSED)
 
-        screening = screening_generation(project)
-        if screening is not None and membership.screening_status != ScreeningStatus.PASSED:
-            labeling = _next_screening(user, project, screening, membership, now)
+        screening_id = membership.screening_id
+        if screening_id is not None and membership.screening_status != ScreeningStatus.PASSED:
+            labeling = _next_screening(user, project, screening_id, membership, now)
             if labeling is not None:
                 return NextTask(labeling)
             if membership.screening_status == ScreeningStatus.FAILED:
@@ -214,14 +247,14 @@ def assignment_next(
             if membership.screening_status != ScreeningStatus.PASSED:
                 return NextTask(None, NOTHING_LEFT)  # screening answers still being saved
 
-        generation = current_generation(project)
-        if generation is None:
+        generation_id = membership.current_id
+        if generation_id is None:
             return NextTask(None, NOTHING_LEFT)
         if project.qc_rate > 0 and rng.random() < project.qc_rate:
-            labeling = _next_quality_control(user, project, generation, now, rng)
+            labeling = _next_quality_control(user, project, generation_id, now, rng)
             if labeling is not None:
                 return NextTask(labeling)
-        labeling = _next_regular(user, project, generation, now)
+        labeling = _next_regular(user, project, generation_id, now)
         return NextTask(labeling, "" if labeling else NOTHING_LEFT)
 
 
@@ -229,13 +262,13 @@ def _gold_solutions(project: Project):
     return GoldLabel.objects.filter(solution__project=project).values("solution_id")
 
 
-def _next_screening(user, project, screening, membership, now) -> Labeling | None:
+def _next_screening(user, project, screening_id, membership, now) -> Labeling | None:
     done = Labeling.objects.filter(
         project=project, labeler=user, is_screening=True, status=LabelingStatus.SUBMITTED
     ).values("solution_id")
     item = (
         GenerationItem.objects.filter(
-            generation=screening, solution_id__in=_gold_solutions(project)
+            generation_id=screening_id, solution_id__in=_gold_solutions(project)
         )
         .exclude(solution_id__in=done)
         .order_by("rank", "solution_id")
@@ -248,18 +281,18 @@ def _next_screening(user, project, screening, membership, now) -> Labeling | Non
         user=user,
         project=project,
         solution_id=item.solution_id,
-        generation=screening,
+        generation_id=screening_id,
         now=now,
         screening=True,
     )
 
 
-def _next_quality_control(user, project, generation, now, rng) -> Labeling | None:
+def _next_quality_control(user, project, generation_id, now, rng) -> Labeling | None:
     screening_set = GenerationItem.objects.filter(
         generation__project=project, generation__number=Generation.SCREENING
     ).values("solution_id")
     done = Labeling.objects.filter(
-        labeler=user, generation=generation, is_quality_control=True
+        labeler=user, generation_id=generation_id, is_quality_control=True
     ).values("solution_id")
     choices = list(
         GoldLabel.objects.filter(solution__project=project)
@@ -273,13 +306,13 @@ def _next_quality_control(user, project, generation, now, rng) -> Labeling | Non
         user=user,
         project=project,
         solution_id=rng.choice(sorted(choices)),
-        generation=generation,
+        generation_id=generation_id,
         now=now,
         quality_control=True,
     )
 
 
-def _next_regular(user, project, generation, now) -> Labeling | None:
+def _next_regular(user, project, generation_id, now) -> Labeling | None:
     live = (
         _live_drafts(now)
         .filter(solution_id=OuterRef("solution_id"))
@@ -291,7 +324,7 @@ def _next_regular(user, project, generation, now) -> Labeling | None:
     mine = Labeling.objects.filter(labeler=user, solution_id=OuterRef("solution_id"))
     gold = GoldLabel.objects.filter(solution_id=OuterRef("solution_id"))
     candidates = (
-        GenerationItem.objects.filter(generation=generation, is_open=True)
+        GenerationItem.objects.filter(generation_id=generation_id, is_open=True)
         .filter(~Exists(mine), ~Exists(gold))
         .annotate(live=Coalesce(Subquery(live, output_field=IntegerField()), Value(0)))
         .filter(Q(live__lt=project.overlap - F("submitted_count")))
@@ -307,7 +340,7 @@ def _next_regular(user, project, generation, now) -> Labeling | None:
         for solution_id, score in batch:
             tried.add(solution_id)
             try:
-                return _claim(user, project, generation, now, solution_id, score, wait=False)
+                return _claim(user, project, generation_id, now, solution_id, score, wait=False)
             except _Busy:
                 busy.append((solution_id, score))  # being given to someone else right now
             except _Full:
@@ -316,7 +349,7 @@ def _next_regular(user, project, generation, now) -> Labeling | None:
     # than answer "nothing left" while work remains.
     for solution_id, score in busy:
         try:
-            return _claim(user, project, generation, now, solution_id, score, wait=True)
+            return _claim(user, project, generation_id, now, solution_id, score, wait=True)
         except _Full:
             pass
     return None
@@ -330,7 +363,7 @@ class _Full(Exception):
     pass
 
 
-def _claim(user, project, generation, now, solution_id, score, *, wait: bool) -> Labeling:
+def _claim(user, project, generation_id, now, solution_id, score, *, wait: bool) -> Labeling:
     """Lock the solution, recount its slots, and make the draft. Runs in a savepoint, so a
     candidate that cannot be used releases its lock at once (holding it while trying the next
     one could deadlock with a request doing the same in the other order)."""
@@ -339,13 +372,13 @@ def _claim(user, project, generation, now, solution_id, score, *, wait: bool) ->
             _lock_solution_blocking(solution_id)
         elif not _lock_solution(solution_id):
             raise _Busy
-        if _slots_taken(solution_id, generation.pk, now) >= project.overlap:
+        if _slots_taken(solution_id, generation_id, now) >= project.overlap:
             raise _Full
         return _new_draft(
             user=user,
             project=project,
             solution_id=solution_id,
-            generation=generation,
+            generation_id=generation_id,
             now=now,
             score=score,
         )
