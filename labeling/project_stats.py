@@ -249,43 +249,36 @@ def _table(data: _Data, labeling_mask: np.ndarray) -> tuple[agreement.Ratings, n
     return table, at[keep]
 
 
-def _subset(table: agreement.Ratings, rows: np.ndarray) -> agreement.Ratings:
-    return agreement.Ratings(
-        table.units[rows], table.labelers[rows], table.values[rows], table.labeler_keys
-    )
-
-
-def _over_time(data: _Data, table: agreement.Ratings, source: np.ndarray) -> list[dict]:
+def _over_time(data: _Data, table: agreement.Ratings, source: np.ndarray, counts) -> list[dict]:
     """Agreement per period: the submit days are cut into at most TIME_POINTS periods, and
     each unit belongs to the period of the day its last value arrived (when it became what it
     is); a period's numbers are over its units with all their values. Every unit counts in
     exactly one period, so the curve costs one pass over the data (a cumulative curve would
-    recompute everything TIME_POINTS times: seconds at a million ratings)."""
+    recompute everything TIME_POINTS times: seconds at a million ratings). `counts` is
+    `agreement.unit_counts(table)`."""
     if not len(table):
         return []
-    value_day = data.days[source]
-    unit_day = np.zeros(int(table.units.max()) + 1, dtype=np.int64)
-    np.maximum.at(unit_day, table.units, value_day)
-    days = np.unique(unit_day[np.unique(table.units)])
+    unit_day = np.zeros(len(counts), dtype=np.int64)
+    np.maximum.at(unit_day, table.units, data.days[source])
+    present = counts.sum(axis=1) > 0
+    days = np.unique(unit_day[present])
     if len(days) > TIME_POINTS:  # period ends: evenly spaced among the days with data
         days = days[np.linspace(0, len(days) - 1, TIME_POINTS).round().astype(int)]
-    period = np.searchsorted(days, unit_day[table.units])  # per value: its unit's period
-    order = np.argsort(period, kind="stable")
-    bounds = np.searchsorted(period[order], np.arange(len(days) + 1))
-    labelings_per_day = np.bincount(
+    unit_period = np.searchsorted(days, unit_day)
+    labelings_per_period = np.bincount(
         np.searchsorted(days, data.days[data.counts_for_agreement]), minlength=len(days) + 1
     )
     points, start_day = [], None
     for i, day in enumerate(days):
-        part = _subset(table, order[bounds[i] : bounds[i + 1]])
+        part = counts[present & (unit_period == i)]
         points.append(
             {
                 "start": (start_day or date.fromordinal(int(day))).isoformat(),
                 "date": date.fromordinal(int(day)).isoformat(),
-                "labelings": int(labelings_per_day[i]),
-                "units": len(np.unique(part.units)) if len(part) else 0,
-                "percent_agreement": agreement.percent_agreement(part),
-                "krippendorff_alpha_ordinal": agreement.krippendorff_alpha(part, "ordinal"),
+                "labelings": int(labelings_per_period[i]),
+                "units": len(part),
+                "percent_agreement": agreement.percent_agreement_from_counts(part),
+                "krippendorff_alpha_ordinal": agreement.alpha_from_counts(part, "ordinal"),
             }
         )
         start_day = date.fromordinal(int(day) + 1)
@@ -301,25 +294,22 @@ def _agreement(data: _Data) -> dict:
         first_neg = np.full(len(data.ids), np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first_neg, data.row_labeling[negative], data.row_step[negative])
         first = np.where(first_neg == np.iinfo(np.int64).max, -1, first_neg)
-    by_solution: dict[int, list[int]] = {}
-    for solution, value, counted in zip(
-        data.solutions.tolist(), first.tolist(), data.counts_for_agreement.tolist(), strict=True
-    ):
-        if counted:
-            by_solution.setdefault(solution, []).append(value)
+    counts = agreement.unit_counts(table)  # once, for the four statistics that need only it
     return {
-        "units": len(np.unique(table.units)) if len(table) else 0,
+        "units": int((counts.sum(axis=1) > 0).sum()),
         "ratings": len(table),
-        "krippendorff_alpha_ordinal": agreement.krippendorff_alpha(table, "ordinal"),
-        "krippendorff_alpha_nominal": agreement.krippendorff_alpha(table, "nominal"),
-        "percent_agreement": agreement.percent_agreement(table),
-        "fleiss_kappa": agreement.fleiss_kappa(table),
-        "first_error_agreement": agreement.first_error_agreement(by_solution.values()),
+        "krippendorff_alpha_ordinal": agreement.alpha_from_counts(counts, "ordinal"),
+        "krippendorff_alpha_nominal": agreement.alpha_from_counts(counts, "nominal"),
+        "percent_agreement": agreement.percent_agreement_from_counts(counts),
+        "fleiss_kappa": agreement.fleiss_kappa_from_counts(counts),
+        "first_error_agreement": agreement.first_error_agreement_arrays(
+            data.solutions[data.counts_for_agreement], first[data.counts_for_agreement]
+        ),
         "pairwise_cohen_kappa": [
             {"labeler_a": p.labeler_a, "labeler_b": p.labeler_b, "kappa": p.kappa, "n": p.n}
             for p in agreement.pairwise_cohen_kappa(table)
         ],
-        "agreement_over_time": _over_time(data, table, source),
+        "agreement_over_time": _over_time(data, table, source, counts),
     }
 
 

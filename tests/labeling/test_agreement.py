@@ -184,6 +184,36 @@ def test_first_error_agreement():
     assert agreement.first_error_agreement([[1]]) is None
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_first_error_agreement_on_arrays_equals_the_pairwise_definition(seed):
+    rng = random.Random(seed)
+    groups = [
+        [rng.choice([None, 0, 1, 2, 7]) for _ in range(rng.randint(1, 5))] for _ in range(200)
+    ]
+    solutions = [s for s, group in enumerate(groups) for _ in group]
+    firsts = [-1 if v is None else v for group in groups for v in group]
+    order = list(range(len(solutions)))
+    rng.shuffle(order)  # labelings of one solution need not be adjacent
+    got = agreement.first_error_agreement_arrays(
+        np.asarray([solutions[i] for i in order]), np.asarray([firsts[i] for i in order])
+    )
+    assert got == pytest.approx(agreement.first_error_agreement(groups), abs=1e-12)
+    assert agreement.first_error_agreement_arrays(np.asarray([3]), np.asarray([-1])) is None
+    assert agreement.first_error_agreement_arrays(np.zeros(0), np.zeros(0)) is None
+
+
+def test_count_based_variants_equal_the_table_based_ones():
+    ratings = Ratings.from_triples(random_ratings(11))
+    counts = agreement.unit_counts(ratings)
+    for level in ("ordinal", "nominal"):
+        assert agreement.alpha_from_counts(counts, level) == agreement.krippendorff_alpha(
+            ratings, level
+        )
+    assert agreement.percent_agreement_from_counts(counts) == agreement.percent_agreement(ratings)
+    assert agreement.fleiss_kappa_from_counts(counts) == agreement.fleiss_kappa(ratings)
+    assert counts.sum() == len(ratings)
+
+
 def test_later_triple_replaces_earlier_for_the_same_unit_and_labeler():
     ratings = Ratings.from_triples([(0, "a", 1), (0, "a", -1), (0, "b", -1)])
     assert agreement.percent_agreement(ratings) == 1.0
