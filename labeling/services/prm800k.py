@@ -2,7 +2,10 @@
 
 Import is all-or-nothing per file: every line is validated; the first bad line and any after it
 are reported as `FILE:LINE: field: what is wrong` and the transaction is rolled back. Writes go
-in chunks inside one transaction, so memory stays bounded for files of any size.
+in chunks inside one transaction.
+
+Memory: the import keeps ids and digests only (per line, problem, solution, labeler and
+generation), never model instances or texts; on PostgreSQL the rows go in with COPY.
 
 Import checks, line by line, that re-serialising the stored fields (the export's
 `labeling_record`) reproduces the source bytes, and keeps the source line only for the rare
@@ -22,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from labeling import prm800k
-from labeling.bulk_insert import insert_rows
+from labeling.bulk_insert import insert_rows, insert_rows_returning_ids
 from labeling.errors import ApplicationError
 from labeling.models import (
     Generation,
@@ -36,7 +39,7 @@ from labeling.models import (
     StepRating,
     User,
 )
-from labeling.services.prm800k_export import labeling_record
+from labeling.services.prm800k_export import record_from_fields
 from labeling.services.quality import generation_items_recount
 
 logger = logging.getLogger(__name__)
@@ -112,6 +115,7 @@ def prm800k_import(
     error_count = 0
     with transaction.atomic():
         project = project_get_or_create(project_name)
+        _lock_project_imports(project)
         writer = _Writer(project, result)
         batch: list[tuple[str, dict]] = []
         for number, line, decode_error in iter_lines(stream, name):
@@ -163,219 +167,339 @@ def prm800k_import(
     return result
 
 
+def _lock_project_imports(project: Project) -> None:
+    """PostgreSQL: one PRM800K import per project at a time (until this transaction ends).
+
+    The writer loads what the project holds once, at the start; a second import of the same
+    file waits here and then finds everything present instead of colliding with the first."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK, project.pk])
+
+
+_IMPORT_LOCK = 0x50524D  # "PRM": advisory lock class of PRM800K imports
+
+
 class _Writer:
-    """Writes validated records chunk by chunk, with caches of what already exists."""
+    """Writes validated records chunk by chunk.
+
+    What it remembers between chunks is ids and digests only (no model instances, no texts):
+    the hash of every line seen, and per problem, solution, labeler and generation its id plus
+    digests of the stored fields that decide whether a record re-serialises byte for byte. What
+    the project held before the import is loaded once here, so no chunk queries for it (an empty
+    project loads nothing)."""
 
     def __init__(self, project: Project, result: ImportResult):
         self.project = project
         self.result = result
-        self.problems: dict[str, Problem] = {
-            p.text_hash: p for p in Problem.objects.filter(project=project)
+        # sha256(text) -> (id, digest of reference_solution, digest of reference_answer)
+        self.problems: dict[bytes, tuple[int, bytes, bytes]] = {
+            bytes.fromhex(text_hash): (pk, _digest(solution), _digest(answer))
+            for pk, text_hash, solution, answer in Problem.objects.filter(project=project)
+            .values_list("pk", "text_hash", "reference_solution", "reference_answer")
+            .iterator(chunk_size=CHUNK_SIZE)
         }
-        self.solutions: dict[tuple[int, str], Solution] = {}
-        self.users: dict[str, User] = {}
-        self.generations: dict[int, Generation] = {}
-        self.generation_members: dict[int, set[int]] = {}
+        # problem id + sha256(steps) -> (id, digest of final_answer)
+        self.solutions: dict[bytes, tuple[int, bytes]] = {
+            _solution_key(problem_id, bytes.fromhex(digest)): (pk, _digest(answer))
+            for pk, problem_id, digest, answer in Solution.objects.filter(project=project)
+            .values_list("pk", "problem_id", "steps_hash", "final_answer")
+            .iterator(chunk_size=CHUNK_SIZE)
+        }
+        # sha256 of every source line stored in the project or seen in this file
+        self.seen: set[bytes] = {
+            bytes.fromhex(digest)
+            for digest in Labeling.objects.filter(project=project, source_hash__isnull=False)
+            .values_list("source_hash", flat=True)
+            .iterator(chunk_size=CHUNK_SIZE)
+        }
+        self.users: dict[str, tuple[int, str]] = {}  # record's spelling -> (id, canonical UUID)
+        self.generations: dict[int, int] = {}  # number -> id
+        self.generation_members: dict[int, set[int]] = {}  # number -> solution ids
         self.generation_next_rank: dict[int, int] = {}
-        self.seen_hashes: set[str] = set()
 
     def write(self, batch: list[tuple[str, dict]]) -> None:
-        hashes = [sha256(line) for line, _ in batch]
-        existing = set(
-            Labeling.objects.filter(project=self.project, source_hash__in=hashes).values_list(
-                "source_hash", flat=True
-            )
-        )
         fresh = []
-        for digest, (line, record) in zip(hashes, batch, strict=True):
-            if digest in existing or digest in self.seen_hashes:
+        for line, record in batch:
+            digest = hashlib.sha256(line.encode("utf-8")).digest()
+            if digest in self.seen:
                 self.result.already_present += 1
                 continue
-            self.seen_hashes.add(digest)
+            self.seen.add(digest)
             fresh.append((digest, line, record))
         if not fresh:
             return
         self._ensure_users([record["labeler"] for _, _, record in fresh])
-        problems = [self._problem_for(record["question"]) for _, _, record in fresh]
-        self._save_new_problems(problems)
-        solutions = self._solutions_for(problems, [record for _, _, record in fresh])
-        self._save_new_solutions(solutions)
+        stored = [_StoredFields.of(record) for _, _, record in fresh]
+        self._save_new_problems(stored)
+        solution_keys = self._save_new_solutions(stored)
 
-        labelings = []
-        items = []
-        for (digest, line, record), solution in zip(fresh, solutions, strict=True):
-            labeling = self._labeling_for(digest, line, record, solution)
-            labelings.append(labeling)
-            if labeling.generation_id is not None:
-                item = self._generation_item(labeling.generation, solution, labeling.verifier_score)
+        labeling_rows = []
+        item_rows = []
+        for (digest, line, record), fields, key in zip(fresh, stored, solution_keys, strict=True):
+            solution_id = self.solutions[key][0]
+            row = self._labeling_row(digest, line, record, fields, key)
+            labeling_rows.append(row)
+            number = record["generation"]
+            if number is not None:
+                item = self._generation_item(number, solution_id, row[_VERIFIER_SCORE])
                 if item is not None:
-                    items.append(item)
-        Labeling.objects.bulk_create(labelings, batch_size=CHUNK_SIZE)
-        GenerationItem.objects.bulk_create(items, batch_size=CHUNK_SIZE)
+                    item_rows.append(item)
+        ids = insert_rows_returning_ids(Labeling, _LABELING_FIELDS, labeling_rows)
+        insert_rows(GenerationItem, _ITEM_FIELDS, item_rows)
         insert_rows(
             StepRating,
             ("labeling_id", "step_index", "completion_index", "rating", "flagged"),
-            _rating_rows(labelings),
+            _rating_rows(ids, labeling_rows),
         )
-        self.result.created += len(labelings)
-        # Keep the cache light: forget the (large) steps lists; they are re-attached from the
-        # record when the solution comes up again.
-        for solution in solutions:
-            solution.__dict__.pop("steps", None)
+        self.result.created += len(labeling_rows)
 
     def _ensure_users(self, labelers: Iterable[str]) -> None:
         wanted = {value for value in labelers if value not in self.users}
         if not wanted:
             return
-        for user in User.objects.filter(labeler_uuid__in=wanted):
-            self.users[str(user.labeler_uuid)] = user
-            # Records may spell the UUID in another case; key by the record's spelling too.
-        for value in wanted:
-            canonical = str(prm800k_uuid(value))
-            if canonical in self.users:
-                self.users[value] = self.users[canonical]
-        missing = sorted(value for value in wanted if value not in self.users)
-        if not missing:
-            return
-        unusable = make_password(None)
-        new_users = [
-            User(
-                username=f"prm800k-{prm800k_uuid(value)}",
-                labeler_uuid=prm800k_uuid(value),
-                role=Role.ANNOTATOR,
-                is_active=False,  # an imported identity, not a login
-                password=unusable,
+        canonical = {value: prm800k_uuid(value) for value in wanted}
+        found = dict(
+            User.objects.filter(labeler_uuid__in=set(canonical.values())).values_list(
+                "labeler_uuid", "pk"
             )
-            for value in missing
-        ]
-        User.objects.bulk_create(new_users)
-        for user in User.objects.filter(labeler_uuid__in=[u.labeler_uuid for u in new_users]):
-            self.users[str(user.labeler_uuid)] = user
-        for value in missing:
-            self.users[value] = self.users[str(prm800k_uuid(value))]
-        self.result.labelers_created += len(new_users)
-
-    def _problem_for(self, question: dict) -> Problem:
-        text = question["problem"]
-        digest = sha256(text)
-        problem = self.problems.get(digest)
-        if problem is None:
-            problem = Problem(
-                project=self.project,
-                text=text,
-                text_hash=digest,
-                reference_solution=question.get("ground_truth_solution") or "",
-                reference_answer=question.get("ground_truth_answer"),
-            )
-            self.problems[digest] = problem
-        return problem
-
-    def _save_new_problems(self, problems: list[Problem]) -> None:
-        new = list({id(p): p for p in problems if p.pk is None}.values())
-        if new:
-            Problem.objects.bulk_create(new, batch_size=CHUNK_SIZE)
-            self.result.problems_created += len(new)
-
-    def _solutions_for(self, problems: list[Problem], records: list[dict]) -> list[Solution]:
-        wanted = []
-        for problem, record in zip(problems, records, strict=True):
-            question = record["question"]
-            if "pre_generated_steps" in question:
-                steps = question["pre_generated_steps"]
-                final_answer = question.get("pre_generated_answer")
-                source = SOURCE_PHASE2
-            else:
-                # Phase 1 has no pre-generated solution: the labeled trajectory is the solution.
-                steps = prm800k.trajectory(record["label"]["steps"])
-                final_answer = prm800k.answer_of(steps)
-                source = SOURCE_PHASE1
-            wanted.append(((problem.pk, steps_hash(steps)), steps, final_answer, source))
-        unknown = {key for key, *_ in wanted if key not in self.solutions}
-        if unknown:
-            # One query per chunk for solutions stored by earlier imports. Their steps equal the
-            # record's (same hash), so the large steps column is not read back.
-            stored = Solution.objects.filter(
-                project=self.project, steps_hash__in={digest for _, digest in unknown}
-            ).defer("steps")
-            for solution in stored:
-                key = (solution.problem_id, solution.steps_hash)
-                if key in unknown:
-                    self.solutions[key] = solution
-        result = []
-        for (key, steps, final_answer, source), problem in zip(wanted, problems, strict=True):
-            solution = self.solutions.get(key)
-            if solution is None:
-                solution = Solution(
-                    project=self.project,
-                    problem=problem,
-                    steps=steps,
-                    steps_hash=key[1],
-                    final_answer=final_answer,
-                    source=source,
+        )
+        missing = sorted({u for u in canonical.values() if u not in found}, key=str)
+        if missing:
+            unusable = make_password(None)
+            User.objects.bulk_create(
+                User(
+                    username=f"prm800k-{value}",
+                    labeler_uuid=value,
+                    role=Role.ANNOTATOR,
+                    is_active=False,  # an imported identity, not a login
+                    password=unusable,
                 )
-                self.solutions[key] = solution
-            elif "steps" in solution.get_deferred_fields():
-                solution.steps = steps
-                solution.problem = problem
-            result.append(solution)
-        return result
+                for value in missing
+            )
+            found.update(
+                User.objects.filter(labeler_uuid__in=missing).values_list("labeler_uuid", "pk")
+            )
+            self.result.labelers_created += len(missing)
+        # Records may spell the UUID in another case; key by the record's spelling.
+        for value, uuid_value in canonical.items():
+            self.users[value] = (found[uuid_value], str(uuid_value))
 
-    def _save_new_solutions(self, solutions: list[Solution]) -> None:
-        new = list({id(s): s for s in solutions if s.pk is None}.values())
+    def _save_new_problems(self, stored: list["_StoredFields"]) -> None:
+        new: dict[bytes, _StoredFields] = {}
+        for fields in stored:
+            if fields.problem_key not in self.problems and fields.problem_key not in new:
+                new[fields.problem_key] = fields  # the first record of a problem defines it
+        if not new:
+            return
+        ids = insert_rows_returning_ids(
+            Problem,
+            ("project_id", "text", "text_hash", "reference_solution", "reference_answer"),
+            [
+                (
+                    self.project.pk,
+                    f.problem_text,
+                    key.hex(),
+                    f.reference_solution,
+                    f.reference_answer,
+                )
+                for key, f in new.items()
+            ],
+        )
+        for (key, f), pk in zip(new.items(), ids, strict=True):
+            self.problems[key] = (pk, _digest(f.reference_solution), _digest(f.reference_answer))
+        self.result.problems_created += len(new)
+
+    def _save_new_solutions(self, stored: list["_StoredFields"]) -> list[bytes]:
+        keys = []
+        new: dict[bytes, _StoredFields] = {}
+        for fields in stored:
+            key = _solution_key(self.problems[fields.problem_key][0], fields.steps_digest)
+            keys.append(key)
+            if key not in self.solutions and key not in new:
+                new[key] = fields
         if new:
-            Solution.objects.bulk_create(new, batch_size=CHUNK_SIZE)
+            ids = insert_rows_returning_ids(
+                Solution,
+                ("project_id", "problem_id", "steps", "steps_hash", "final_answer", "source"),
+                [
+                    (
+                        self.project.pk,
+                        self.problems[f.problem_key][0],
+                        f.solution_steps,
+                        f.steps_digest.hex(),
+                        f.final_answer,
+                        f.source,
+                    )
+                    for f in new.values()
+                ],
+            )
+            for (key, f), pk in zip(new.items(), ids, strict=True):
+                self.solutions[key] = (pk, _digest(f.final_answer))
             self.result.solutions_created += len(new)
+        return keys
 
-    def _generation(self, number: int) -> Generation:
-        generation = self.generations.get(number)
-        if generation is None:
+    def _generation(self, number: int) -> int:
+        generation_id = self.generations.get(number)
+        if generation_id is None:
             generation, _ = Generation.objects.get_or_create(
                 project=self.project, number=number, defaults={"strategy": "imported"}
             )
-            self.generations[number] = generation
-            self.generation_members[number] = set(
-                GenerationItem.objects.filter(generation=generation).values_list(
-                    "solution_id", flat=True
-                )
-            )
-            top = GenerationItem.objects.filter(generation=generation).aggregate(top=Max("rank"))
-            self.generation_next_rank[number] = (top["top"] or 0) + 1
-        return generation
+            generation_id = self.generations[number] = generation.pk
+            items = GenerationItem.objects.filter(generation=generation)
+            self.generation_members[number] = set(items.values_list("solution_id", flat=True))
+            top = items.aggregate(top=Max("rank"))["top"]
+            self.generation_next_rank[number] = (top or 0) + 1
+        return generation_id
 
-    def _generation_item(self, generation, solution, score) -> GenerationItem | None:
-        members = self.generation_members[generation.number]
-        if solution.pk in members:
+    def _generation_item(self, number: int, solution_id: int, score) -> tuple | None:
+        members = self.generation_members[number]
+        if solution_id in members:
             return None
-        members.add(solution.pk)
-        rank = self.generation_next_rank[generation.number]
-        self.generation_next_rank[generation.number] = rank + 1
-        return GenerationItem(generation=generation, solution=solution, rank=rank, score=score)
+        members.add(solution_id)
+        rank = self.generation_next_rank[number]
+        self.generation_next_rank[number] = rank + 1
+        # the same columns bulk_create would write: counts are set by the recount at the end
+        return (self.generations[number], solution_id, rank, score, 0, True)
 
-    def _labeling_for(self, digest: str, line: str, record: dict, solution: Solution) -> Labeling:
+    def _labeling_row(
+        self, digest: bytes, line: str, record: dict, fields: "_StoredFields", key: bytes
+    ) -> tuple:
         question = record["question"]
         label = record["label"]
         total_time = label["total_time"]
+        total_time_ms = None if total_time is None else round(total_time)
+        submitted_at = prm800k.parse_timestamp(record["timestamp"])
+        verifier_score = _as_float(question.get("pre_generated_verifier_score"))
+        question_keys = None if list(question) == list(prm800k.QUESTION_KEYS) else list(question)
+        user_id, labeler_uuid = self.users[record["labeler"]]
         number = record["generation"]
-        labeling = Labeling(
-            project=self.project,
-            solution=solution,
-            labeler=self.users[record["labeler"]],
-            generation=self._generation(number) if number is not None else None,
-            status=LabelingStatus.SUBMITTED,
-            finish_reason=label["finish_reason"],
-            total_time_ms=None if total_time is None else round(total_time),
-            submitted_at=prm800k.parse_timestamp(record["timestamp"]),
-            is_quality_control=record["is_quality_control_question"],
-            is_screening=record["is_initial_screening_question"],
-            steps=label["steps"],
-            verifier_score=_as_float(question.get("pre_generated_verifier_score")),
-            question_keys=None if list(question) == list(prm800k.QUESTION_KEYS) else list(question),
-            source_hash=digest,
-        )
-        if prm800k.dumps_record(labeling_record(labeling)) != line:
-            labeling.source_line = line
+        generation_id = self._generation(number) if number is not None else None
+        # Export re-serialises what is stored. The problem and solution rows are shared: where a
+        # field this record carries differs from the stored one (an earlier record defined the
+        # row), or the layout is unusual, keep the line itself.
+        reproduces = self._stored_fields_match(fields, key, question_keys)
+        if reproduces:
+            rebuilt = record_from_fields(
+                labeler_uuid=labeler_uuid,
+                submitted_at=submitted_at,
+                generation=number,
+                is_quality_control=record["is_quality_control_question"],
+                is_screening=record["is_initial_screening_question"],
+                problem_text=fields.problem_text,
+                reference_solution=fields.reference_solution,
+                reference_answer=fields.reference_answer,
+                solution_steps=fields.solution_steps,
+                final_answer=fields.final_answer,
+                verifier_score=verifier_score,
+                question_keys=question_keys,
+                steps=label["steps"],
+                total_time_ms=total_time_ms,
+                finish_reason=label["finish_reason"],
+            )
+            reproduces = prm800k.dumps_record(rebuilt) == line
+        source_line = None
+        if not reproduces:
+            source_line = line
             self.result.kept_verbatim += 1
-        return labeling
+        return (
+            self.project.pk,
+            self.solutions[key][0],
+            user_id,
+            generation_id,
+            LabelingStatus.SUBMITTED.value,
+            label["finish_reason"],
+            total_time_ms,
+            submitted_at,
+            record["is_quality_control_question"],
+            record["is_initial_screening_question"],
+            label["steps"],
+            verifier_score,
+            question_keys,
+            digest.hex(),
+            source_line,
+        )
+
+    def _stored_fields_match(
+        self, fields: "_StoredFields", key: bytes, question_keys: list[str] | None
+    ) -> bool:
+        keys = prm800k.QUESTION_KEYS if question_keys is None else question_keys
+        _, solution_digest, answer_digest = self.problems[fields.problem_key]
+        differs = (
+            ("ground_truth_solution", solution_digest, fields.reference_solution),
+            ("ground_truth_answer", answer_digest, fields.reference_answer),
+            ("pre_generated_answer", self.solutions[key][1], fields.final_answer),
+        )
+        return not any(name in keys and stored != _digest(value) for name, stored, value in differs)
+
+
+_LABELING_FIELDS = (
+    "project_id",
+    "solution_id",
+    "labeler_id",
+    "generation_id",
+    "status",
+    "finish_reason",
+    "total_time_ms",
+    "submitted_at",
+    "is_quality_control",
+    "is_screening",
+    "steps",
+    "verifier_score",
+    "question_keys",
+    "source_hash",
+    "source_line",
+)
+_VERIFIER_SCORE = _LABELING_FIELDS.index("verifier_score")
+_STEPS = _LABELING_FIELDS.index("steps")
+_ITEM_FIELDS = ("generation_id", "solution_id", "rank", "score", "submitted_count", "is_open")
+
+
+@dataclass(slots=True)
+class _StoredFields:
+    """What a record's problem and solution rows hold when this record defines them."""
+
+    problem_key: bytes  # sha256 of the problem text (Problem.text_hash)
+    problem_text: str
+    reference_solution: str
+    reference_answer: str | None
+    solution_steps: list[str]
+    steps_digest: bytes  # sha256 of json.dumps(steps) (Solution.steps_hash)
+    final_answer: str | None
+    source: str
+
+    @classmethod
+    def of(cls, record: dict) -> "_StoredFields":
+        question = record["question"]
+        text = question["problem"]
+        if "pre_generated_steps" in question:
+            steps = question["pre_generated_steps"]
+            final_answer = question.get("pre_generated_answer")
+            source = SOURCE_PHASE2
+        else:
+            # Phase 1 has no pre-generated solution: the labeled trajectory is the solution.
+            steps = prm800k.trajectory(record["label"]["steps"])
+            final_answer = prm800k.answer_of(steps)
+            source = SOURCE_PHASE1
+        return cls(
+            problem_key=hashlib.sha256(text.encode("utf-8")).digest(),
+            problem_text=text,
+            reference_solution=question.get("ground_truth_solution") or "",
+            reference_answer=question.get("ground_truth_answer"),
+            solution_steps=steps,
+            steps_digest=hashlib.sha256(json.dumps(steps).encode("utf-8")).digest(),
+            final_answer=final_answer,
+            source=source,
+        )
+
+
+def _solution_key(problem_id: int, steps_digest: bytes) -> bytes:
+    return problem_id.to_bytes(8, "big") + steps_digest
+
+
+def _digest(value) -> bytes:
+    """A short digest of a stored field value, to tell whether a record's value equals it."""
+    return hashlib.blake2b(json.dumps(value).encode("utf-8"), digest_size=16).digest()
 
 
 def prm800k_uuid(value: str) -> uuid.UUID:
@@ -386,7 +510,13 @@ def _as_float(value):
     return None if value is None else float(value)
 
 
-def _rating_rows(labelings: list[Labeling]) -> Iterator[tuple]:
-    for labeling in labelings:
-        for row in prm800k.iter_ratings(labeling.steps):
-            yield (labeling.pk, row.step_index, row.completion_index, row.rating, row.flagged)
+def _rating_rows(ids: list[int], labeling_rows: list[tuple]) -> Iterator[tuple]:
+    for labeling_id, row in zip(ids, labeling_rows, strict=True):
+        for rating in prm800k.iter_ratings(row[_STEPS]):
+            yield (
+                labeling_id,
+                rating.step_index,
+                rating.completion_index,
+                rating.rating,
+                rating.flagged,
+            )

@@ -16,24 +16,63 @@ def labeling_record(labeling: Labeling) -> dict:
     solution = labeling.solution
     problem = solution.problem
     generation = labeling.generation
-    return prm800k.build_record(
-        labeler=str(labeling.labeler.labeler_uuid),
-        timestamp=prm800k.format_timestamp(labeling.submitted_at),
+    return record_from_fields(
+        labeler_uuid=str(labeling.labeler.labeler_uuid),
+        submitted_at=labeling.submitted_at,
         generation=generation.number if generation is not None else None,
         is_quality_control=labeling.is_quality_control,
         is_screening=labeling.is_screening,
-        question={
-            "problem": problem.text,
-            "ground_truth_solution": problem.reference_solution,
-            "ground_truth_answer": problem.reference_answer,
-            "pre_generated_steps": solution.steps,
-            "pre_generated_answer": solution.final_answer,
-            "pre_generated_verifier_score": labeling.verifier_score,
-        },
+        problem_text=problem.text,
+        reference_solution=problem.reference_solution,
+        reference_answer=problem.reference_answer,
+        solution_steps=solution.steps,
+        final_answer=solution.final_answer,
+        verifier_score=labeling.verifier_score,
         question_keys=labeling.question_keys,
         steps=labeling.steps,
-        total_time=labeling.total_time_ms,
+        total_time_ms=labeling.total_time_ms,
         finish_reason=labeling.finish_reason,
+    )
+
+
+def record_from_fields(
+    *,
+    labeler_uuid: str,
+    submitted_at,
+    generation: int | None,
+    is_quality_control: bool,
+    is_screening: bool,
+    problem_text: str,
+    reference_solution: str,
+    reference_answer: str | None,
+    solution_steps: list[str],
+    final_answer: str | None,
+    verifier_score: float | None,
+    question_keys: list[str] | None,
+    steps: list[dict],
+    total_time_ms: int | None,
+    finish_reason: str,
+) -> dict:
+    """The PRM800K record of stored field values (the import checks its rows with this before
+    writing them, so it needs no model instances)."""
+    return prm800k.build_record(
+        labeler=labeler_uuid,
+        timestamp=prm800k.format_timestamp(submitted_at),
+        generation=generation,
+        is_quality_control=is_quality_control,
+        is_screening=is_screening,
+        question={
+            "problem": problem_text,
+            "ground_truth_solution": reference_solution,
+            "ground_truth_answer": reference_answer,
+            "pre_generated_steps": solution_steps,
+            "pre_generated_answer": final_answer,
+            "pre_generated_verifier_score": verifier_score,
+        },
+        question_keys=question_keys,
+        steps=steps,
+        total_time=total_time_ms,
+        finish_reason=finish_reason,
     )
 
 

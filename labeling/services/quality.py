@@ -1,8 +1,7 @@
 """Quality control: gold labels, scoring labelings against them, screening status, pausing."""
 
-from django.db import transaction
-from django.db.models import Avg, Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import Avg, Count
 
 from labeling import gold_agreement
 from labeling.errors import ApplicationError
@@ -113,21 +112,42 @@ def quality_control_check_pause(membership: Membership) -> None:
 
 def generation_items_recount(project: Project) -> None:
     """Recompute each generation item's submitted count and open flag from the labelings
-    (after imports and when the overlap changes)."""
-    submitted = (
-        Labeling.objects.filter(
-            solution_id=OuterRef("solution_id"),
-            generation_id=OuterRef("generation_id"),
-            status=LabelingStatus.SUBMITTED,
-            is_quality_control=False,
-            is_screening=False,
-        )
-        .order_by()
-        .values("solution_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    items = GenerationItem.objects.filter(generation__project=project)
-    items.update(submitted_count=Coalesce(Subquery(submitted), 0))
-    items.filter(submitted_count__lt=project.overlap).update(is_open=True)
-    items.filter(submitted_count__gte=project.overlap).update(is_open=False)
+    (after imports and when the overlap changes).
+
+    One set-based UPDATE: the counts come from one GROUP BY over the project's labelings, joined
+    to its items (a correlated count per item degenerates into an index scan per item inside a
+    large import). Only rows whose values change are written."""
+    item_table = GenerationItem._meta.db_table
+    sql = f"""
+        UPDATE {item_table}
+        SET submitted_count = fresh.n, is_open = (fresh.n < %(overlap)s)
+        FROM (
+            SELECT item.id AS item_id, COALESCE(counted.n, 0) AS n
+            FROM {item_table} AS item
+            JOIN {Generation._meta.db_table} AS generation
+                ON generation.id = item.generation_id
+            LEFT JOIN (
+                SELECT generation_id, solution_id, COUNT(*) AS n
+                FROM {Labeling._meta.db_table}
+                WHERE project_id = %(project)s
+                    AND generation_id IS NOT NULL
+                    AND status = %(submitted)s
+                    AND NOT is_quality_control
+                    AND NOT is_screening
+                GROUP BY generation_id, solution_id
+            ) AS counted
+                ON counted.generation_id = item.generation_id
+                AND counted.solution_id = item.solution_id
+            WHERE generation.project_id = %(project)s
+        ) AS fresh
+        WHERE {item_table}.id = fresh.item_id
+            AND ({item_table}.submitted_count <> fresh.n
+                OR {item_table}.is_open <> (fresh.n < %(overlap)s))
+    """
+    params = {
+        "overlap": project.overlap,
+        "project": project.pk,
+        "submitted": LabelingStatus.SUBMITTED.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
