@@ -785,6 +785,8 @@ class Server:
         conn_max_age=0,
         timeout=300,
         profile_match: str | None = None,
+        worker_class: str = "sync",
+        threads: int = 1,
     ):
         self.port = free_port()
         self.dir = OUT / f"server-{tag}"
@@ -805,6 +807,10 @@ class Server:
             f"127.0.0.1:{self.port}",
             "--workers",
             str(workers),
+            "--worker-class",
+            worker_class,
+            "--threads",
+            str(threads),
             "--timeout",
             str(timeout),
             "--log-level",
@@ -1060,6 +1066,8 @@ def queue_run(args) -> dict:
         workers=args.workers,
         conn_max_age=args.conn_max_age,
         profile_match=args.profile_match,
+        worker_class=args.worker_class,
+        threads=args.threads,
     )
     code = code_version()
     server.start()
@@ -1103,6 +1111,8 @@ def queue_run(args) -> dict:
         "db": args.db,
         "clients": len(tokens),
         "workers": args.workers,
+        "worker_class": args.worker_class,
+        "threads": args.threads,
         "duration": args.duration,
         "warmup": args.warmup,
         "think": args.think,
@@ -1129,6 +1139,7 @@ def queue_run(args) -> dict:
             "app_ms": dist([s.server.get("app", 0) for s in rows]),
             "db_ms": dist([s.server.get("db", 0) for s in rows]),
             "conn_ms": dist([s.server.get("conn", 0) for s in rows]),
+            "cpu_ms": dist([s.server.get("cpu", 0) for s in rows]),
             "queries": dist([s.server.get("queries", 0) for s in rows]),
             "statuses": {
                 str(st): sum(s.status == st for s in rows)
@@ -1166,7 +1177,8 @@ def queue_markdown(r: dict) -> str:
     lines = [
         f"### Queue run `{r['tag']}`",
         "",
-        f"code {r.get('code')}; {r['clients']} clients, think {r['think']} s, {r['workers']} sync workers, "
+        f"code {r.get('code')}; {r['clients']} clients, think {r['think']} s, {r['workers']} "
+        f"{r.get('worker_class', 'sync')} workers x {r.get('threads', 1)} threads, "
         f"CONN_MAX_AGE {r['conn_max_age']}, overlap {r['overlap']}, qc_rate {r['qc_rate']}; "
         f"{r['duration']} s counted after {r['warmup']} s warm-up; started {r['started']}; "
         f"quiet before: {r['quiet']}; other benchmarks at the end: {r['others_after'] or 'none'}",
@@ -1176,17 +1188,18 @@ def queue_markdown(r: dict) -> str:
         f"CPU s during the window: {r['cpu']}",
         "",
         "| request | n | client p50 | client p95 | client p99 | server app p50 | app p95 | "
-        "app p99 | SQL p50 | SQL p95 | queries |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "app p99 | SQL p50 | SQL p95 | CPU p50 | CPU p95 | queries |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind in ("next", "draft", "submit"):
         k = r[kind]
         c, a, d = k["client_ms"], k["app_ms"], k["db_ms"]
+        u = k.get("cpu_ms", {})
         lines.append(
             f"| {kind} | {c['n']} | {fmt(c.get('p50'))} | {fmt(c.get('p95'))} | "
             f"{fmt(c.get('p99'))} | {fmt(a.get('p50'))} | {fmt(a.get('p95'))} | "
             f"{fmt(a.get('p99'))} | {fmt(d.get('p50'))} | {fmt(d.get('p95'))} | "
-            f"{fmt(k['queries'].get('p50'), 0)} |"
+            f"{fmt(u.get('p50'))} | {fmt(u.get('p95'))} | {fmt(k['queries'].get('p50'), 0)} |"
         )
     lines += [
         "",
@@ -1450,7 +1463,8 @@ def stats_markdown(r: dict) -> str:
     lines = [
         f"### Statistics run `{r['tag']}`",
         "",
-        f"code {r.get('code')}; cache {r['cache']}{' + celery worker' if r['celery'] else ''}, {r['workers']} sync "
+        f"code {r.get('code')}; cache {r['cache']}"
+        f"{' + celery worker' if r['celery'] else ''}, {r['workers']} sync "
         f"workers; {r['labelings']} labelings, {r['step_ratings']} step ratings; quiet before: "
         f"{r['quiet']}; others at the end: {r.get('others_after') or 'none'}; CPU during the "
         f"timed phases: {r.get('cpu_timed')}",
@@ -1581,7 +1595,9 @@ def main(argv=None) -> int:
         help="mean pause after each response (uniform 0.5x-1.5x), seconds",
     )
     p.add_argument("--qc-rate", type=float, default=0.0)
-    p.add_argument("--conn-max-age", type=int, default=0)
+    p.add_argument("--conn-max-age", type=int, default=60, help="0: a new connection per request")
+    p.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    p.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
     p.add_argument(
         "--profile-match",
         default=None,

@@ -4,14 +4,17 @@
 
 Wraps `config.wsgi.application` (no app code is changed) and adds to every response
 
-    Server-Timing: app;dur=<ms>, db;dur=<ms>, conn;dur=<ms>, commit;dur=<ms>
+    Server-Timing: app;dur=<ms>, db;dur=<ms>, conn;dur=<ms>, commit;dur=<ms>, cpu;dur=<ms>
     X-Queries: <number of SQL statements>
 
 `app` is the time from the WSGI call until Django calls start_response: for an ordinary (not
 streamed) response that is the whole of Django's work (middleware, authentication, view, the
 transaction's commit), everything but the end-of-request signal. `db` is the time inside
 `cursor.execute` (every SQL statement), `commit` the time in COMMIT, `conn` the time spent opening
-database connections (with CONN_MAX_AGE=0, one per request).
+database connections (with CONN_MAX_AGE=0, one per request), `cpu` the CPU time the request's
+thread used in that span (`time.thread_time`: Python and psycopg work, not PostgreSQL's; with
+several threads per worker it excludes the other threads, unlike `app`, which includes waits for
+the GIL and for a CPU).
 
 With BENCH_TIMING_DIR set, each worker also appends one line per request to
 `$BENCH_TIMING_DIR/w<pid>.tsv`: start (unix s), method, path, status, app ms, full ms (until the
@@ -129,6 +132,7 @@ def application(environ, start_response):
     c = _counters()
     c.update(db=0.0, conn=0.0, commit=0.0, n=0)
     wall = time.time()
+    cpu0 = time.thread_time()
     t0 = time.perf_counter()
     seen = {}
     path = environ.get("PATH_INFO", "")
@@ -140,13 +144,15 @@ def application(environ, start_response):
 
     def timed_start_response(status, headers, exc_info=None):
         app_s = time.perf_counter() - t0
+        cpu_s = time.thread_time() - cpu0
         seen.update(status=status.split(" ", 1)[0], app=app_s, **c)
         headers = list(headers)
         headers.append(
             (
                 "Server-Timing",
                 f"app;dur={app_s * 1000:.3f}, db;dur={c['db'] * 1000:.3f}, "
-                f"conn;dur={c['conn'] * 1000:.3f}, commit;dur={c['commit'] * 1000:.3f}",
+                f"conn;dur={c['conn'] * 1000:.3f}, commit;dur={c['commit'] * 1000:.3f}, "
+                f"cpu;dur={cpu_s * 1000:.3f}",
             )
         )
         headers.append(("X-Queries", str(c["n"])))
