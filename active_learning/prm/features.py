@@ -15,6 +15,7 @@ applied to the backbone's last hidden state; dropout is off in evaluation); a te
 """
 
 import hashlib
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,12 +58,16 @@ def backbone_fingerprint(model) -> str:
 
 class FeatureCache:
     """Hidden states at each kept step's label token, one [steps, hidden] float32 tensor per
-    (backbone, input ids). `path`, if given, is loaded at start and written by `save()`."""
+    (backbone, input ids). `path`, if given, is loaded at start and written by `save()` (and
+    every few minutes while new features are computed)."""
+
+    SAVE_EVERY_SECONDS = 120
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else None
         self.store: dict[str, torch.Tensor] = {}
         self.hits = self.misses = 0
+        self._saved_at = time.monotonic()
         if self.path is not None and self.path.exists():
             self.store = torch.load(self.path, weights_only=True)
 
@@ -76,6 +81,7 @@ class FeatureCache:
         partial = self.path.with_name(self.path.name + ".partial")
         torch.save(self.store, partial)
         partial.replace(self.path)
+        self._saved_at = time.monotonic()
 
     @staticmethod
     def _key(fingerprint: str, encoded: Encoded) -> str:
@@ -112,6 +118,8 @@ class FeatureCache:
                         ends = encoded[i].step_ends
                         self.store[keys[i]] = hidden[row, ends].cpu().clone()
             base.train(was_training)
+            if time.monotonic() - self._saved_at > self.SAVE_EVERY_SECONDS:
+                self.save()  # a long first pass that is stopped keeps what it computed
         return [self.store[key] for key in keys]
 
     def labeled_features(

@@ -80,3 +80,13 @@ def test_head_training_through_the_cache_equals_plain_head_training(tokenizer, t
         assert abs(a - b) < 1e-4
     for a, b in zip(_scores(plain, step_tokenizer, val_set), from_checkpoint, strict=True):
         assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-4)
+
+
+def test_a_long_first_pass_saves_as_it_goes(tokenizer, tmp_path):
+    model = tiny_model(tokenizer, seed=5).eval()
+    step_tokenizer = StepTokenizer(tokenizer, max_length=256)
+    cache = features.FeatureCache(tmp_path / "features.pt")
+    cache.SAVE_EVERY_SECONDS = 0
+    with features.cached(cache):
+        _scores(model, step_tokenizer, synthetic_examples(5, 1))
+    assert len(features.FeatureCache(tmp_path / "features.pt")) == 5  # no explicit save()
