@@ -193,3 +193,12 @@ def test_the_token_page_shows_a_new_key_once_and_revokes():
     assert key.encode() not in client.get("/account/tokens/").content
     client.post(f"/account/tokens/{token.pk}/revoke/")
     assert not ApiToken.objects.exists()
+
+
+def test_home_links_to_the_data_page_and_every_page_to_the_tokens():
+    project = import_samples()
+    client = Client()
+    client.force_login(researcher(project))
+    page = client.get("/").content.decode()
+    assert f'href="/projects/{project.pk}/data/"' in page
+    assert 'href="/account/tokens/"' in page
