@@ -61,10 +61,15 @@ from labeling.models import (
 
 logger = logging.getLogger(__name__)
 
-# A running run that has not reported for this long is taken as dead (its worker was killed or
-# lost). Training reports at least every batch, scoring every chunk; the slowest silent step is
-# loading a backbone, which takes a minute or two.
-STALE_AFTER = timedelta(seconds=getattr(settings, "ACTIVE_LEARNING_STALE_SECONDS", 15 * 60))
+
+def stale_after() -> timedelta:
+    """A running run that has not reported for this long is taken as dead (its worker was
+    killed or lost): settings.ACTIVE_LEARNING_STALE_SECONDS, 15 minutes by default. Training
+    reports every batch, scoring every chunk; the slowest silent step is loading a backbone,
+    which takes a minute or two."""
+    return timedelta(seconds=settings.ACTIVE_LEARNING_STALE_SECONDS)
+
+
 # A queued run whose dispatch failed (broker down) is sent again by the watchdog after this.
 REDISPATCH_AFTER = timedelta(seconds=30)
 PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write per second and process
@@ -310,8 +315,8 @@ def run_fail(run_id: int, error: str, log: str = "") -> None:
 
 
 def runs_fail_stale(*, project: Project | None = None) -> list[int]:
-    """Fail running runs whose worker has gone silent for longer than STALE_AFTER."""
-    cutoff = timezone.now() - STALE_AFTER
+    """Fail running runs whose worker has gone silent for longer than stale_after()."""
+    cutoff = timezone.now() - stale_after()
     stale = Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
     if project is not None:
         stale = stale.filter(project=project)

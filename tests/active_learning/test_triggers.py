@@ -112,7 +112,7 @@ def test_a_silent_running_run_is_failed_and_no_longer_blocks_the_project():
         status=RunStatus.RUNNING,
         stage="train",
         model_version=version,
-        heartbeat_at=timezone.now() - pipeline.STALE_AFTER - timedelta(seconds=1),
+        heartbeat_at=timezone.now() - pipeline.stale_after() - timedelta(seconds=1),
     )
     second = pipeline.run_create(project=project, trigger="lead")  # fails the dead one first
     run.refresh_from_db()
