@@ -82,7 +82,9 @@ def test_reimporting_a_pool_adds_nothing_and_makes_no_empty_generation(write_jso
     ("record", "message"),
     [
         ({"steps": ["a"]}, "input.jsonl:2: problem: missing"),
-        ({"problem": "x", "steps": "a b"}, "input.jsonl:2: steps: must be a list"),
+        # a text is split into steps (issue 8); anything else is refused
+        ({"problem": "x", "steps": 5}, "input.jsonl:2: steps: must be a list of strings or a text"),
+        ({"problem": "x", "steps": " \n\n "}, "input.jsonl:2: steps: empty text"),
         ({"problem": "x", "steps": ["a", 3]}, "input.jsonl:2: steps[1]: must be a string"),
         ({"problem": "x", "steps": []}, "input.jsonl:2: steps: empty"),
         (
