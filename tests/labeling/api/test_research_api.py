@@ -174,3 +174,13 @@ def test_submitted_at_round_trips_as_a_date_range_boundary():
     assert body["count"] == 0
     body = client.get("/api/labelings/", {"submitted_after": at.isoformat()}).json()
     assert body["count"] == 12
+
+
+def test_list_queries_do_not_grow_with_the_page(django_assert_max_num_queries):
+    project = import_samples()
+    client = client_for(researcher(project))
+    # count + page (+ the user's projects as a subquery); no query per row
+    with django_assert_max_num_queries(3):
+        assert len(client.get("/api/labelings/", {"page_size": 50}).json()["results"]) == 12
+    with django_assert_max_num_queries(3):
+        assert len(client.get("/api/solutions/").json()["results"]) == 12
