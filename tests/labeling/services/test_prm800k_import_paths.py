@@ -304,3 +304,13 @@ def test_copy_and_bulk_create_store_identical_rows(sample_records, monkeypatch):
     assert User.objects.filter(username__startswith="prm800k-").count() == len(
         {r["labeler"].lower() for r in lines}
     )
+
+
+def test_export_reads_only_what_it_writes_in_one_query(sample_lines, django_assert_num_queries):
+    import_lines(sample_lines)
+    project = Project.objects.get(name="p")
+    out = io.StringIO()
+    # no per-row queries for a deferred field: the select_related columns are all there
+    with django_assert_num_queries(1):
+        prm800k_export(project=project, out=out)
+    assert out.getvalue() == "".join(line + "\n" for line in sample_lines)
