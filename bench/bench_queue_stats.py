@@ -1068,6 +1068,7 @@ def queue_run(args) -> dict:
         profile_match=args.profile_match,
         worker_class=args.worker_class,
         threads=args.threads,
+        redis=args.redis,
     )
     code = code_version()
     server.start()
@@ -1113,6 +1114,7 @@ def queue_run(args) -> dict:
         "workers": args.workers,
         "worker_class": args.worker_class,
         "threads": args.threads,
+        "redis": args.redis,
         "duration": args.duration,
         "warmup": args.warmup,
         "think": args.think,
@@ -1179,6 +1181,7 @@ def queue_markdown(r: dict) -> str:
         "",
         f"code {r.get('code')}; {r['clients']} clients, think {r['think']} s, {r['workers']} "
         f"{r.get('worker_class', 'sync')} workers x {r.get('threads', 1)} threads, "
+        f"{'Redis' if r.get('redis') else 'file'} cache and broker, "
         f"CONN_MAX_AGE {r['conn_max_age']}, overlap {r['overlap']}, qc_rate {r['qc_rate']}; "
         f"{r['duration']} s counted after {r['warmup']} s warm-up; started {r['started']}; "
         f"quiet before: {r['quiet']}; other benchmarks at the end: {r['others_after'] or 'none'}",
@@ -1598,6 +1601,12 @@ def main(argv=None) -> int:
     p.add_argument("--conn-max-age", type=int, default=60, help="0: a new connection per request")
     p.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
     p.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
+    p.add_argument(
+        "--redis",
+        action="store_true",
+        help=f"cache and Celery broker on Redis ({REDIS_URL}) as in production, instead of the "
+        "file cache and filesystem broker (each submit writes both)",
+    )
     p.add_argument(
         "--profile-match",
         default=None,
