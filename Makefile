@@ -6,7 +6,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # A second, SQLite pass of the suite when the main pass ran on PostgreSQL (CI does both).
 SQLITE_TEST_URL := sqlite:///$(CURDIR)/var/test.sqlite3
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench clean worker-default worker-gpu beat flower
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ demo: install
 	mkdir -p var/broker/queue var/broker/processed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py setup_demo_loop
 	$(PY) manage.py rundemo
 
 test: install
@@ -43,6 +44,20 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Celery processes one by one (production runs them as docker-compose services; with no
+# REDIS_URL they use the filesystem broker under var/broker, like the demo).
+worker-default: install
+	$(VENV)/bin/celery -A config worker -Q default --concurrency 2 --loglevel INFO -n default@%h
+
+worker-gpu: install
+	$(VENV)/bin/celery -A config worker -Q gpu --concurrency 1 --loglevel INFO -n gpu@%h
+
+beat: install
+	$(VENV)/bin/celery -A config beat --loglevel INFO --schedule var/celerybeat-schedule
+
+flower: install
+	$(VENV)/bin/celery -A config flower --port=5555
 
 bench: install
 	$(PY) bench/bench_import_export.py

@@ -30,7 +30,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, TextField, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Greatest
 from django.utils import timezone
 
 from active_learning import selection
@@ -73,6 +73,8 @@ def stale_after() -> timedelta:
 # A queued run whose dispatch failed (broker down) is sent again by the watchdog after this.
 REDISPATCH_AFTER = timedelta(seconds=30)
 PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write per second and process
+MIN_FRACTION_FOR_ETA = 0.02  # below this, a rate says little
+SCORE_PROGRESS_SLICE = 32  # solutions scored between two progress reports
 # Share of the run's progress bar each stage covers.
 STAGE_SPAN = {
     RunStage.TRAIN: (0.0, 70.0),
@@ -463,11 +465,13 @@ def _enter_stage(run_id: int, stage: str, message: str) -> Run:
 
 
 class _Progress:
-    """Throttled progress writes: percent within the stage's span, ETA, heartbeat."""
+    """Throttled progress writes: percent within the stage's span (never going back, as
+    parallel chunk tasks report independently), heartbeat, and the ETA of the current stage
+    at its rate so far (later stages' length is not known until they start)."""
 
     def __init__(self, run: Run, stage: str):
         self.run_id, self.stage = run.pk, stage
-        self.started = run.started_at or timezone.now()
+        self.stage_started = run.stage_started_at or timezone.now()
         self.last = 0.0
 
     def __call__(self, fraction: float, force: bool = False) -> None:
@@ -475,13 +479,14 @@ class _Progress:
         if not force and now_mono - self.last < PROGRESS_EVERY_SECONDS:
             return
         self.last = now_mono
+        fraction = min(max(fraction, 0.0), 1.0)
         low, high = STAGE_SPAN[self.stage]
-        percent = round(low + (high - low) * min(max(fraction, 0.0), 1.0), 1)
+        percent = round(low + (high - low) * fraction, 1)
         now = timezone.now()
-        elapsed = (now - self.started).total_seconds()
-        eta = elapsed * (100 - percent) / percent if percent >= 1 else None
+        elapsed = (now - self.stage_started).total_seconds()
+        eta = elapsed * (1 - fraction) / fraction if fraction >= MIN_FRACTION_FOR_ETA else None
         Run.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-            percent=percent, eta_seconds=eta, heartbeat_at=now
+            percent=Greatest(F("percent"), Value(percent)), eta_seconds=eta, heartbeat_at=now
         )
 
 
@@ -621,11 +626,20 @@ def run_score_chunk(run_id: int, chunk_id: int) -> bool:
     if run.status != RunStatus.RUNNING:
         return False
     chunk = RunChunk.objects.get(pk=chunk_id, run=run)
+    progress = _Progress(run, RunStage.SCORE)
+    total = max(run.chunks_total, 1)
     if not chunk.done:
-        solutions_score(version=run.model_version, solution_ids=list(chunk.solution_ids))
+        ids = list(chunk.solution_ids)
+        # in slices, so progress and the heartbeat move while a large chunk scores
+        for start in range(0, len(ids), SCORE_PROGRESS_SLICE):
+            solutions_score(
+                version=run.model_version, solution_ids=ids[start : start + SCORE_PROGRESS_SLICE]
+            )
+            done = RunChunk.objects.filter(run=run, done=True).count()
+            progress((done + (start + SCORE_PROGRESS_SLICE) / len(ids)) / total)
         RunChunk.objects.filter(pk=chunk.pk).update(done=True)
     done = RunChunk.objects.filter(run=run, done=True).count()
-    _Progress(run, RunStage.SCORE)(done / max(run.chunks_total, 1), force=True)
+    progress(done / total, force=True)
     return done >= run.chunks_total
 
 

@@ -22,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default=os.environ.get("DEMO_ADDR", "127.0.0.1:8000"))
 
     def handle(self, *args, addr, **options):
+        settings.BROKER_DIR.mkdir(parents=True, exist_ok=True)  # also beat's schedule file
         if settings.CELERY_BROKER_URL == "filesystem://":
             for folder in ("queue", "processed"):
                 (settings.BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
@@ -33,10 +34,15 @@ class Command(BaseCommand):
                 "-A",
                 "config",
                 "worker",
+                # one worker for both queues (grading, exports; training and scoring), with
+                # beat embedded for the loop's watchdog
                 "-Q",
                 "default,gpu",
                 "--concurrency",
                 "1",
+                "--beat",
+                "--schedule",
+                str(settings.BROKER_DIR / "celerybeat-schedule"),
                 "--loglevel",
                 "INFO",
                 "-n",
