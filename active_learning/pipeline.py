@@ -459,6 +459,7 @@ def _enter_stage(run_id: int, stage: str, message: str) -> Run:
         run.stage_started_at = now
         run.heartbeat_at = now
         run.percent = max(run.percent, STAGE_SPAN.get(stage, (100.0, 100.0))[0])
+        run.eta_seconds = None  # the new stage's rate is not known yet
         run.log = (run.log + _line(now, message))[-LOG_LIMIT:]
         run.save()
     return run
