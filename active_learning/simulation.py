@@ -451,7 +451,7 @@ def simulate(
     partial: Callable[[dict], None] | None = None,
 ) -> dict:
     """Every strategy for every seed; returns the results (rows and the setup). `partial` gets
-    the results so far after each strategy and seed (a long run leaves something behind)."""
+    the results so far after each seed (a long run leaves something behind)."""
     from active_learning.prm import features
 
     records = load_records(config.data or default_data())
@@ -483,8 +483,8 @@ def simulate(
                 with features.cached(cache):
                     rows += run_strategy(config, strategy, seed, pool, held_out_path, oracle, log)
                 cache.save()
-            if partial is not None:
-                partial(_results(config, splits, rows, started, complete=False))
+        if partial is not None:  # after each seed, so partial results compare like with like
+            partial(_results(config, splits, rows, started, complete=False))
     return _results(config, splits, rows, started, complete=True)
 
 
