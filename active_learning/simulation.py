@@ -583,6 +583,63 @@ def efficiency(active: list[tuple], baseline: list[tuple]) -> dict:
     return result
 
 
+def command_line(config: dict) -> str:
+    """The command that reproduces a results file's simulation (its non-default options)."""
+    defaults = asdict(SimulationConfig())
+    strategies = config["strategies"]
+    parts = [
+        "python manage.py simulate_active_learning",
+        "--strategy " + ("both" if set(strategies) == set(STRATEGIES) else strategies[0]),
+        f"--rounds {config['rounds']}",
+        f"--batch {config['batch']}",
+        "--seed " + " ".join(map(str, config["seeds"])),
+    ]
+    options = {
+        "held_out_share": "--held-out-share",
+        "pool_size": "--pool-size",
+        "per_problem_cap": "--per-problem-cap",
+        "wrong_share": "--wrong-share",
+        "annotators": "--annotators",
+        "keep_layers": "--keep-layers",
+        "max_length": "--max-length",
+        "epochs": "--epochs",
+    }
+    for key, flag in options.items():
+        if config.get(key) != defaults[key]:
+            parts.append(f"{flag} {config.get(key)}")
+    if config.get("label"):
+        parts.append(f"--label {config['label']}")
+    return " ".join(parts)
+
+
+def paired_gap(rows: list[dict], metric: str, active="convincing_wrong", baseline="uniform"):
+    """Per seed, the mean over rounds >= 2 of (active - baseline); then their mean, standard
+    deviation and how many seeds favour the active strategy."""
+    per_seed = []
+    for seed in sorted({r["seed"] for r in rows}):
+        values = {
+            (r["strategy"], r["round"]): r[metric]
+            for r in rows
+            if r["seed"] == seed and r[metric] is not None
+        }
+        gaps = [
+            values[(active, n)] - values[(baseline, n)]
+            for (strategy, n) in values
+            if strategy == active and n >= 2 and (baseline, n) in values
+        ]
+        if gaps:
+            per_seed.append(statistics.fmean(gaps))
+    if not per_seed:
+        return {"seeds": 0}
+    return {
+        "seeds": len(per_seed),
+        "mean": statistics.fmean(per_seed),
+        "sd": statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0,
+        "ahead": sum(g > 0 for g in per_seed),
+        "per_seed": per_seed,
+    }
+
+
 def plot(results: dict, path: str | Path) -> Path:
     import matplotlib
 
@@ -693,7 +750,20 @@ def markdown(results: dict, command: str, image: str | None = None) -> str:
     if len(seeds) > 1:
         lines += ["Values are the mean ± standard deviation over the seeds.", ""]
     if "convincing_wrong" in strategies and "uniform" in strategies:
-        lines += ["Data efficiency of convincing-wrong-answer selection against uniform:", ""]
+        lines += [
+            "Paired difference, convincing_wrong minus uniform, averaged over rounds 2 and later "
+            "(round 1 is the shared uniform batch):",
+            "",
+        ]
+        for metric, title in METRICS:
+            gap = paired_gap(rows, metric)
+            if gap["seeds"]:
+                spread = f" ± {gap['sd']:.3f} (sd over {gap['seeds']} seeds)" if gap["sd"] else ""
+                lines.append(
+                    f"- {title}: {gap['mean']:+.3f}{spread}; active selection ahead in "
+                    f"{gap['ahead']} of {gap['seeds']} seeds"
+                )
+        lines += ["", "Data efficiency of convincing-wrong-answer selection against uniform:", ""]
         for metric, title in METRICS:
             eff = efficiency(by_metric[metric]["convincing_wrong"], by_metric[metric]["uniform"])
             if not eff:

@@ -4,6 +4,7 @@ A tiny local backbone keeps it fast (no network)."""
 
 import json
 import random
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,31 @@ def test_labels_to_reach_and_efficiency_on_hand_made_curves():
     worse = simulation.efficiency([(10, 0.5, 0, 1), (30, 0.55, 0, 1)], uniform)
     assert worse["ratio"] == pytest.approx(15 / 30)
     assert worse["active_labels_for_baseline_final"] is None
+
+
+def test_paired_gap_and_command_line():
+    rows = [
+        {"seed": seed, "strategy": strategy, "round": n, "auc": value}
+        for seed, strategy, n, value in [
+            (0, "convincing_wrong", 1, 0.5),
+            (0, "uniform", 1, 0.9),  # round 1 is left out
+            (0, "convincing_wrong", 2, 0.7),
+            (0, "uniform", 2, 0.6),
+            (0, "convincing_wrong", 3, 0.7),
+            (0, "uniform", 3, 0.8),
+            (1, "convincing_wrong", 2, 0.6),
+            (1, "uniform", 2, 0.5),
+        ]
+    ]
+    gap = simulation.paired_gap(rows, "auc")
+    assert gap["per_seed"] == pytest.approx([0.0, 0.1])
+    assert (gap["seeds"], gap["ahead"]) == (2, 1)
+    assert gap["mean"] == pytest.approx(0.05)
+    config = asdict(simulation.SimulationConfig(rounds=3, batch=7, seeds=(1, 2), epochs=5))
+    assert simulation.command_line(config) == (
+        "python manage.py simulate_active_learning --strategy both --rounds 3 --batch 7 "
+        "--seed 1 2 --epochs 5"
+    )
 
 
 def test_write_markdown_replaces_only_the_results_block(tmp_path):
@@ -237,6 +263,21 @@ def test_simulation_labels_through_the_api_and_writes_the_report(
     assert "img/sim.png" in markdown
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list((tmp_path / "work").glob("features-*.pt"))  # the feature cache was used
+    assert "Paired difference" in markdown
+
+    # the report again from the results file alone, without simulating
+    again = tmp_path / "again" / "page"
+    call_command(
+        "simulate_active_learning",
+        f"--report-only={out.with_name('sim.json')}",
+        f"--output={again}",
+        f"--plot={tmp_path / 'again' / 'plot.png'}",
+    )
+    assert again.with_name("page.md").read_text().count("| 2 | 8 |") == 1
+    assert (tmp_path / "again" / "plot.png").exists()
+    assert Project.objects.filter(name__startswith="sim-").count() == 2  # nothing new ran
+    with pytest.raises(CommandError, match="not a simulation results file"):
+        call_command("simulate_active_learning", f"--report-only={data_file}")
 
 
 def test_bad_data_is_refused_naming_the_record_and_creates_nothing(tmp_path, backbone):

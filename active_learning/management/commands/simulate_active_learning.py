@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management.base import CommandError
 
 from active_learning import simulation
 from labeling.management.commands._base import ServiceCommand
@@ -65,8 +66,26 @@ class Command(ServiceCommand):
         parser.add_argument(
             "--plot", default="docs/img/active-learning-simulation.png", help="PNG path"
         )
+        parser.add_argument(
+            "--report-only",
+            metavar="RESULTS_JSON",
+            default=None,
+            help="simulate nothing: write the plot and the table from a results file",
+        )
 
     def handle(self, *args, **o):
+        self._options = o
+        if o["report_only"]:
+            try:
+                results = json.loads(Path(o["report_only"]).read_text())
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"{o['report_only']}: cannot read it ({exc})") from None
+            if not isinstance(results, dict) or not {"rows", "config"} <= set(results):
+                raise CommandError(f"{o['report_only']}: not a simulation results file")
+            command = results.get("command") or simulation.command_line(results["config"])
+            md_path, json_path, image = self._write(results, command=command)
+            self.stdout.write(f"Wrote {md_path}, {json_path} and {image}.")
+            return
         work = Path(o["work_dir"] or Path(settings.VAR_DIR) / "simulation")
         backbone = o["backbone"] or settings.PRM_BACKBONE
         cache = None
@@ -93,23 +112,31 @@ class Command(ServiceCommand):
             label=o["label"],
             keep_checkpoints=o["keep_checkpoints"],
         )
-        self._options = o
         results = simulation.simulate(config, log=self._log, partial=self._write)
         md_path, json_path, image = self._write(results)
         self.stdout.write(f"Wrote {md_path}, {json_path} and {image}.")
 
-    def _write(self, results: dict):
+    def _write(self, results: dict, command: str | None = None):
         o = self._options
         output = Path(o["output"])
         output.parent.mkdir(parents=True, exist_ok=True)
         json_path = output.with_name(output.name + ".json")
-        json_path.write_text(json.dumps(results, indent=2) + "\n")
-        image = simulation.plot(results, o["plot"])
         md_path = output.with_name(output.name + ".md")
+        results["command"] = command or self._command()
+        if Path(o["report_only"] or "").resolve() != json_path.resolve():
+            json_path.write_text(json.dumps(results, indent=2) + "\n")
+        image = simulation.plot(results, o["plot"])
         try:
             relative = Path(image).resolve().relative_to(md_path.resolve().parent)
         except ValueError:
             relative = Path(image).resolve()
+        simulation.write_markdown(
+            md_path, simulation.markdown(results, results["command"], image=relative.as_posix())
+        )
+        return md_path, json_path, image
+
+    def _command(self) -> str:
+        o = self._options
         if sys.argv[1:2] == ["simulate_active_learning"]:
             given = sys.argv[2:]
         else:  # called from code: the equivalent command line
@@ -120,11 +147,7 @@ class Command(ServiceCommand):
                 "--seed",
                 *map(str, o["seed"]),
             ]
-        command = "python manage.py simulate_active_learning " + shlex.join(given)
-        simulation.write_markdown(
-            md_path, simulation.markdown(results, command, image=relative.as_posix())
-        )
-        return md_path, json_path, image
+        return "python manage.py simulate_active_learning " + shlex.join(given)
 
     def _log(self, message: str) -> None:
         self.stdout.write(message)
