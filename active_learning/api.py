@@ -1,6 +1,7 @@
 """REST API of the loop (DRF): runs (list, trigger, detail, retry, cancel), loop settings and
 on-demand grading. Leads and researchers read; leads write; annotators get 403."""
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.exceptions import ValidationError
@@ -17,6 +18,8 @@ from active_learning.serializers import (
     RunTriggerSerializer,
 )
 from labeling.errors import ApplicationError, Conflict, NotFound
+
+ERROR = OpenApiResponse(description='`{"detail": message}`')
 
 
 class LoopPermission(permissions.BasePermission):
@@ -54,20 +57,25 @@ class LoopApi(generics.GenericAPIView):
         return run
 
 
-class ProjectRunsApi(LoopApi):
+class ProjectRunsApi(LoopApi, generics.ListAPIView):
     """GET: the project's runs, newest first. POST: start a run (202), with optional overrides
     of the loop settings; 409 when the project already has an active run."""
 
     serializer_class = RunSerializer
-    queryset = Run.objects.none()
 
-    def get(self, request, project_id: int):
-        runs = Run.objects.filter(project=self.project()).select_related(
-            "requested_by", "generation"
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Run.objects.none()
+        return (
+            Run.objects.filter(project=self.project())
+            .select_related("requested_by", "generation")
+            .order_by("-id")
         )
-        page = self.paginate_queryset(runs.order_by("-id"))
-        return self.get_paginated_response(RunSerializer(page, many=True).data)
 
+    @extend_schema(
+        request=RunTriggerSerializer,
+        responses={202: RunDetailSerializer, 400: ERROR, 409: ERROR},
+    )
     def post(self, request, project_id: int):
         data = RunTriggerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -94,6 +102,7 @@ class RunRetryApi(LoopApi):
     serializer_class = RunDetailSerializer
     queryset = Run.objects.none()
 
+    @extend_schema(request=None, responses={202: RunDetailSerializer, 409: ERROR})
     def post(self, request, run_id: int):
         run = pipeline.run_retry(run=self.run(), user=request.user)
         return Response(RunDetailSerializer(run).data, status=status.HTTP_202_ACCEPTED)
@@ -105,6 +114,7 @@ class RunCancelApi(LoopApi):
     serializer_class = RunDetailSerializer
     queryset = Run.objects.none()
 
+    @extend_schema(request=None, responses={200: RunDetailSerializer, 409: ERROR})
     def post(self, request, run_id: int):
         run = pipeline.run_cancel(run=self.run(), user=request.user)
         return Response(RunDetailSerializer(run).data)
@@ -131,6 +141,9 @@ class GradeApi(LoopApi):
     serializer_class = GradeSerializer
     queryset = Run.objects.none()
 
+    @extend_schema(
+        request=GradeSerializer, responses={202: QueuedSerializer, 503: QueuedSerializer}
+    )
     def post(self, request, project_id: int):
         from active_learning.grading import grading_enqueue
 

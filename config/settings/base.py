@@ -140,6 +140,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "labeling.models.JobStatus",
         "ModelStatusEnum": "active_learning.models.ModelStatus",
+        "RunStatusEnum": "active_learning.models.RunStatus",
         "LabelingStatusEnum": "labeling.models.LabelingStatus",
         "FinishReasonEnum": "labeling.models.FinishReason",
     },
