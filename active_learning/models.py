@@ -246,6 +246,9 @@ class RunChunk(models.Model):
     index = models.PositiveIntegerField()
     solution_ids = models.JSONField()
     done = models.BooleanField(default=False)
+    # Deliveries that started scoring it: a chunk whose worker dies is delivered again, but
+    # one that kills its worker every time (out of memory) fails the run instead of looping.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [

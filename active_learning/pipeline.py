@@ -75,6 +75,7 @@ REDISPATCH_AFTER = timedelta(seconds=30)
 PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write per second and process
 MIN_FRACTION_FOR_ETA = 0.02  # below this, a rate says little
 SCORE_PROGRESS_SLICE = 32  # solutions scored between two progress reports
+MAX_CHUNK_ATTEMPTS = 3  # deliveries of one scoring chunk before the run is failed
 # Share of the run's progress bar each stage covers.
 STAGE_SPAN = {
     RunStage.TRAIN: (0.0, 70.0),
@@ -630,6 +631,12 @@ def run_score_chunk(run_id: int, chunk_id: int) -> bool:
     progress = _Progress(run, RunStage.SCORE)
     total = max(run.chunks_total, 1)
     if not chunk.done:
+        RunChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1)
+        if chunk.attempts + 1 > MAX_CHUNK_ATTEMPTS:
+            raise ApplicationError(
+                f"scoring chunk {chunk.index} was started {MAX_CHUNK_ATTEMPTS} times and its "
+                "worker died each time (out of memory?); lower 'Solutions per scoring task'"
+            )
         ids = list(chunk.solution_ids)
         # in slices, so progress and the heartbeat move while a large chunk scores
         for start in range(0, len(ids), SCORE_PROGRESS_SLICE):

@@ -7,8 +7,9 @@ Two queues, each with its own workers (docs/operators.md):
 - `gpu`: PRM training and pool scoring (torch); one task at a time per GPU:
   `celery -A config worker -Q gpu --concurrency 1 -n gpu@%h`
 
-Every task is acknowledged after it ran (`acks_late`) and is given back to the broker when its
-worker process dies (`reject_on_worker_lost`), each worker reserves one message at a time
+Every task is acknowledged after it ran (`acks_late`); the loop's gpu tasks are also given back
+to the broker when their worker process dies (`reject_on_worker_lost`, with a guard against a
+task that kills its worker every time), each worker reserves one message at a time
 (prefetch 1, so a long training never holds a second task hostage), and every task has a soft
 and a hard time limit (its own where it sets one, else the defaults below). `celery beat` sends
 the loop's watchdog every minute (active_learning.tasks.runs_watchdog).
@@ -39,7 +40,6 @@ app.conf.update(
         "labeling.*": {"queue": "default"},
     },
     task_acks_late=True,
-    task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_soft_time_limit=DEFAULT_SOFT_TIME_LIMIT,
     task_time_limit=DEFAULT_HARD_TIME_LIMIT,

@@ -120,3 +120,22 @@ def test_bad_parameters_are_named_and_create_nothing(tiny_backbone):
     with pytest.raises(ApplicationError, match="Unknown run parameter"):
         pipeline.run_round(project, bach_size=3)
     assert not Run.objects.exists()
+
+
+def test_a_chunk_that_kills_its_worker_every_time_fails_the_run_instead_of_looping(
+    tiny_backbone,
+):
+    from active_learning import tasks
+    from active_learning.models import RunChunk
+
+    project, pool = loop_project(tiny_backbone)
+    run = pipeline.run_create(project=project, trigger="lead")
+    pipeline.run_begin(run.pk)
+    chunk = RunChunk.objects.create(
+        run=run, index=0, solution_ids=[pool[0].pk], attempts=pipeline.MAX_CHUNK_ATTEMPTS
+    )
+    Run.objects.filter(pk=run.pk).update(chunks_total=1)
+    with pytest.raises(ApplicationError, match="started 3 times"):
+        tasks.run_score_chunk(run.pk, chunk.pk)  # the task body, called in process
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "worker died each time" in run.error
