@@ -314,3 +314,31 @@ def test_export_reads_only_what_it_writes_in_one_query(sample_lines, django_asse
     with django_assert_num_queries(1):
         prm800k_export(project=project, out=out)
     assert out.getvalue() == "".join(line + "\n" for line in sample_lines)
+
+
+def test_quality_control_records_become_gold_after_the_import(sample_records, tmp_path):
+    from django.core.management import call_command
+
+    from labeling.models import GoldLabel
+
+    lines = []
+    for i, labeler in enumerate(
+        ("00000000-0000-4000-8000-0000000000c1", "00000000-0000-4000-8000-0000000000c2")
+    ):
+        qc = another_labeling(sample_records[4], labeler, i + 1)
+        qc["is_quality_control_question"] = True
+        lines.append(qc)
+    lines.append(sample_records[5])
+    path = tmp_path / "qc.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    out = io.StringIO()
+    call_command("import_prm800k", str(path), "--project", "p", "--qc-gold", stdout=out)
+    assert "1 quality-control records made gold." in out.getvalue()
+    gold = GoldLabel.objects.get()
+    assert str(gold.labeling.labeler.labeler_uuid) == lines[0]["labeler"]  # the earliest
+    assert gold.solution.steps == sample_records[4]["question"]["pre_generated_steps"]
+    out = io.StringIO()
+    call_command("import_prm800k", str(path), "--project", "p", "--qc-gold", stdout=out)
+    assert "Nothing new" in out.getvalue()
+    assert "0 quality-control records made gold." in out.getvalue()
+    assert GoldLabel.objects.count() == 1
