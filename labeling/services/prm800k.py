@@ -193,25 +193,29 @@ class _Writer:
         self.project = project
         self.result = result
         # sha256(text) -> (id, digest of reference_solution, digest of reference_answer)
+        # (rows whose hash is not a sha256 made elsewhere can never match a record: skipped)
         self.problems: dict[bytes, tuple[int, bytes, bytes]] = {
-            bytes.fromhex(text_hash): (pk, _digest(solution), _digest(answer))
+            _from_hex(text_hash): (pk, _digest(solution), _digest(answer))
             for pk, text_hash, solution, answer in Problem.objects.filter(project=project)
             .values_list("pk", "text_hash", "reference_solution", "reference_answer")
             .iterator(chunk_size=CHUNK_SIZE)
+            if _from_hex(text_hash) is not None
         }
         # problem id + sha256(steps) -> (id, digest of final_answer)
         self.solutions: dict[bytes, tuple[int, bytes]] = {
-            _solution_key(problem_id, bytes.fromhex(digest)): (pk, _digest(answer))
+            _solution_key(problem_id, _from_hex(digest)): (pk, _digest(answer))
             for pk, problem_id, digest, answer in Solution.objects.filter(project=project)
             .values_list("pk", "problem_id", "steps_hash", "final_answer")
             .iterator(chunk_size=CHUNK_SIZE)
+            if _from_hex(digest) is not None
         }
         # sha256 of every source line stored in the project or seen in this file
         self.seen: set[bytes] = {
-            bytes.fromhex(digest)
+            _from_hex(digest)
             for digest in Labeling.objects.filter(project=project, source_hash__isnull=False)
             .values_list("source_hash", flat=True)
             .iterator(chunk_size=CHUNK_SIZE)
+            if _from_hex(digest) is not None
         }
         self.users: dict[str, tuple[int, str]] = {}  # record's spelling -> (id, canonical UUID)
         self.generations: dict[int, int] = {}  # number -> id
@@ -495,6 +499,16 @@ class _StoredFields:
 
 def _solution_key(problem_id: int, steps_digest: bytes) -> bytes:
     return problem_id.to_bytes(8, "big") + steps_digest
+
+
+def _from_hex(value: str) -> bytes | None:
+    """The 32 bytes of a sha256 hex digest; None for anything else."""
+    if len(value) != 64:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
 
 
 def _digest(value) -> bytes:

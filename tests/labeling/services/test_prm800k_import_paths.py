@@ -342,3 +342,12 @@ def test_quality_control_records_become_gold_after_the_import(sample_records, tm
     assert "Nothing new" in out.getvalue()
     assert "0 quality-control records made gold." in out.getvalue()
     assert GoldLabel.objects.count() == 1
+
+
+def test_import_into_a_project_with_rows_made_elsewhere(sample_lines):
+    project = Project.objects.create(name="p")
+    other = Problem.objects.create(project=project, text="made by hand", text_hash="not-a-sha256")
+    Solution.objects.create(project=project, problem=other, steps=["a"], steps_hash="hand")
+    result = import_lines(sample_lines)
+    assert result.created == len(sample_lines)
+    assert export_text() == "".join(line + "\n" for line in sample_lines)
