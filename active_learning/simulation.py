@@ -682,10 +682,16 @@ def plot(results: dict, path: str | Path) -> Path:
     return path
 
 
-def markdown(results: dict, command: str, image: str | None = None) -> str:
+def markdown(
+    results: dict,
+    command: str,
+    image: str | None = None,
+    raw: str = "active-learning-simulation.json",
+) -> str:
     """The results block of docs/active-learning-simulation.md."""
     config, rows, host = results["config"], results["rows"], results["machine"]
-    seeds = config["seeds"]
+    seeds = sorted({r["seed"] for r in rows})
+    complete = results.get("complete", True)
     lines = [
         MARKERS[0],
         "",
@@ -703,10 +709,17 @@ def markdown(results: dict, command: str, image: str | None = None) -> str:
         "```",
         "",
         f"Machine: {host['cpu']}, {host['cpus']} CPUs, {host['device']}; Python "
-        f"{host['python']}, torch {host['torch']}. Finished {results['finished_at']} after "
+        f"{host['python']}, torch {host['torch']}. "
+        f"{'Finished' if complete else 'Written'} {results['finished_at']} after "
         f"{results['seconds'] / 60:.1f} min.",
         "",
-        f"Seeds: {', '.join(map(str, seeds))}. Backbone `{config['backbone']}` "
+        f"Seeds with results: {', '.join(map(str, seeds)) or 'none'}"
+        + (
+            ""
+            if complete
+            else f" (of {', '.join(map(str, config['seeds']))} requested; the run was stopped)"
+        )
+        + f". Backbone `{config['backbone']}` "
         f"(first {config['keep_layers']} layers, frozen; `head` mode, {config['epochs']} epochs "
         f"with early stopping; max length {config['max_length']} tokens). Batch "
         f"{config['batch']} solutions per round, {config['rounds']} rounds, per-problem cap "
@@ -768,9 +781,13 @@ def markdown(results: dict, command: str, image: str | None = None) -> str:
             eff = efficiency(by_metric[metric]["convincing_wrong"], by_metric[metric]["uniform"])
             if not eff:
                 continue
+            finals = (
+                f" ({by_metric[metric]['convincing_wrong'][-1][1]:.3f} against "
+                f"{by_metric[metric]['uniform'][-1][1]:.3f})"
+            )
             if eff["baseline_never_reaches"]:
                 first = (
-                    f"uniform never reaches active selection's final {title} within "
+                    f"uniform never reaches active selection's final {title}{finals} within "
                     f"{eff['baseline_max_labels']:.0f} labels"
                 )
             else:
@@ -780,7 +797,7 @@ def markdown(results: dict, command: str, image: str | None = None) -> str:
                     f"{eff['active_final_labels']:.0f}): **{eff['ratio']:.2f}x**"
                 )
             if eff["active_labels_for_baseline_final"] is None:
-                second = f"active selection never reaches uniform's final {title}"
+                second = f"active selection never reaches uniform's final {title}{finals}"
             else:
                 second = (
                     f"active selection needs {eff['active_labels_for_baseline_final']:.0f} "
@@ -789,8 +806,7 @@ def markdown(results: dict, command: str, image: str | None = None) -> str:
             lines.append(f"- {title}: {first}; {second}.")
         lines.append("")
     lines += [
-        "Raw rows (every round, strategy and seed): "
-        "[active-learning-simulation.json](active-learning-simulation.json).",
+        f"Raw rows (every round, strategy and seed): [{raw}]({raw}).",
         "",
         MARKERS[1],
     ]

@@ -131,7 +131,10 @@ class Command(ServiceCommand):
         except ValueError:
             relative = Path(image).resolve()
         simulation.write_markdown(
-            md_path, simulation.markdown(results, results["command"], image=relative.as_posix())
+            md_path,
+            simulation.markdown(
+                results, results["command"], image=relative.as_posix(), raw=json_path.name
+            ),
         )
         return md_path, json_path, image
 
