@@ -122,8 +122,18 @@ def test_history_run_detail_generations_and_models(client, lead, tiny_backbone, 
     assert 'data-testid="no-active-run"' in page and "hx-trigger" not in page
     detail = client.get(f"/projects/{project.pk}/runs/{run.pk}/").content.decode()
     assert "published generation 1" in detail and "train" in detail
+    version = run.model_version
+    # which ~10% of solutions are held out depends on their ids: set the evaluation explicitly
+    version.metrics = {
+        **version.metrics,
+        "held_out_step_roc_auc": 0.75,
+        "processbench": {"step_roc_auc": 0.625, "first_error": {"f1": 0.5}},
+    }
+    version.save()
     html = client.get(f"/projects/{project.pk}/generations/").content.decode()
-    assert "<svg" in html and "held-out step ROC AUC" in html
+    labels = version.data_snapshot["labelings"]
+    assert "<svg" in html and f"held-out step ROC AUC: 0.750 at {labels} labels" in html
+    assert f"ProcessBench first-error F1: 0.500 at {labels} labels" in html
     assert f"model v{run.model_version_id}" in html and "(current)" in html
     # generation 1: 8 solutions, all wrong answers (cap 2 per problem, 80% wrong)
     row = html.split('data-testid="generations"')[1].split("<tr>")[2]
