@@ -131,3 +131,31 @@ class StepRatingAdmin(admin.ModelAdmin):
 
         for labeling in queryset.filter(status="submitted"):
             gold_mark(labeling=labeling, by=request.user)
+
+
+# --- the researcher surface (issue 8): API tokens and background jobs --------------------------
+from labeling.models import ApiToken, ExportJob, ImportJob  # noqa: E402
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at")
+    search_fields = ("name", "user__username", "prefix")
+    raw_id_fields = ("user",)
+    readonly_fields = ("key_hash", "prefix", "created_at", "last_used_at")
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "format", "status", "progress", "total", "row_count")
+    list_filter = ("status", "format", "project")
+    raw_id_fields = ("created_by",)
+    readonly_fields = ("created_at", "started_at", "finished_at")
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "kind", "filename", "status", "progress", "total")
+    list_filter = ("status", "kind", "project")
+    raw_id_fields = ("created_by",)
+    readonly_fields = ("created_at", "started_at", "finished_at")

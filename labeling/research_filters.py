@@ -2,12 +2,33 @@
 
 import contextlib
 import uuid
+from datetime import UTC
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from active_learning.models import ModelStatus, ModelVersion
 from labeling.models import FinishReason, Labeling, Problem, Solution
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC: the database need not accept every offset
+    Python does (PostgreSQL refuses +17:18), and out-of-range values are a 400, not a 500."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and value.tzinfo is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError("Date/time out of range.", code="invalid") from None
+        return value
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class LabelingFilter(django_filters.FilterSet):
@@ -18,10 +39,10 @@ class LabelingFilter(django_filters.FilterSet):
     labeler = django_filters.CharFilter(
         method="filter_labeler", help_text="A labeler's user name or PRM800K labeler UUID."
     )
-    submitted_after = django_filters.IsoDateTimeFilter(
+    submitted_after = UtcIsoDateTimeFilter(
         field_name="submitted_at", lookup_expr="gte", help_text="Submitted at or after (ISO 8601)."
     )
-    submitted_before = django_filters.IsoDateTimeFilter(
+    submitted_before = UtcIsoDateTimeFilter(
         field_name="submitted_at", lookup_expr="lt", help_text="Submitted before (ISO 8601)."
     )
     finish_reason = django_filters.MultipleChoiceFilter(choices=FinishReason.choices)

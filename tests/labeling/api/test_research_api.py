@@ -184,3 +184,19 @@ def test_list_queries_do_not_grow_with_the_page(django_assert_max_num_queries):
         assert len(client.get("/api/labelings/", {"page_size": 50}).json()["results"]) == 12
     with django_assert_max_num_queries(3):
         assert len(client.get("/api/solutions/").json()["results"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("after", "status"),
+    [
+        # offsets Python accepts and PostgreSQL would refuse: converted to UTC first
+        ("1657-10-19T18:51:08.26986+17:18", 200),
+        ("2022-11-17T14:07:00-23:59", 200),
+        ("0001-01-01T00:00:00+05:00", 400),  # before year 1 in UTC
+        ("9999-12-31T23:59:00-05:00", 400),  # after year 9999 in UTC
+    ],
+)
+def test_date_filters_with_any_offset_are_answered_not_a_server_error(after, status):
+    project = import_samples()
+    response = client_for(researcher(project)).get("/api/labelings/", {"submitted_after": after})
+    assert response.status_code == status, response.content
