@@ -28,6 +28,7 @@ from dataclasses import fields
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, TextField, Value
 from django.db.models.functions import Concat, Greatest
@@ -344,29 +345,63 @@ def runs_dispatch_pending() -> list[int]:
     return [pk for pk in pending if run_dispatch(pk)]
 
 
-def labels_maybe_trigger(project_id: int) -> Run | None:
-    """After a submit: start a run when `retry_every` new labelings have come in since the last
-    run. Never raises (a submit must not depend on the loop or the broker)."""
+# Labels still wanted before the label trigger needs a real check, per project (an estimate
+# in the cache, counted down by submits). Counting the project's labelings takes 100+ ms at
+# 100k labelings (the QC/screening filter defeats the index), too much for every submit; the
+# estimate never runs ahead of the truth for submits, and the watchdog's full check every
+# minute covers labels that arrive otherwise (imports). It expires so setting changes apply.
+LABELS_REMAINING_TTL = 300
+
+
+def _labels_remaining_key(project_id: int) -> str:
+    return f"loop-labels-remaining:{project_id}"
+
+
+def labels_maybe_trigger(project_id: int, *, after_submit: bool = False) -> Run | None:
+    """Start a run when `retrain_every` new labelings have come in since the last run. After a
+    submit (`after_submit`), the cached countdown answers "not yet" without a query. Never
+    raises (a submit must not depend on the loop, the cache or the broker)."""
+    if after_submit:
+        try:
+            remaining = cache.decr(_labels_remaining_key(project_id))
+        except Exception:  # no estimate (or the cache is down): check for real
+            remaining = None
+        if remaining is not None and remaining > 0:
+            return None
     try:
-        loop = LoopSettings.objects.filter(project_id=project_id).first()
-        every = (
-            loop.retrain_every if loop else LoopSettings._meta.get_field("retrain_every").default
-        )
-        if not every:
-            return None
-        project = Project.objects.get(pk=project_id)
-        if Run.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).exists():
-            return None
-        last = Run.objects.filter(project=project).order_by("-id").first()
-        since = last.labels_at_trigger if last else 0
-        if submitted_labelings(project) - since < every:
-            return None
-        return run_trigger(project=project, trigger=RunTrigger.LABELS)
+        return _labels_check(project_id)
     except RunRefused:
         return None
     except Exception:
         logger.exception("project %s: could not check the retrain trigger", project_id)
         return None
+
+
+def _labels_remaining_set(project_id: int, remaining: int) -> None:
+    with contextlib.suppress(Exception):
+        cache.set(_labels_remaining_key(project_id), remaining, LABELS_REMAINING_TTL)
+
+
+def _labels_check(project_id: int) -> Run | None:
+    loop = LoopSettings.objects.filter(project_id=project_id).first()
+    every = loop.retrain_every if loop else LoopSettings._meta.get_field("retrain_every").default
+    if not every:
+        _labels_remaining_set(project_id, 10**9)  # off: until the estimate expires
+        return None
+    project = Project.objects.get(pk=project_id)
+    if Run.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).exists():
+        # the next run counts from when it was triggered: check again after a few labels
+        _labels_remaining_set(project_id, min(every, 10))
+        return None
+    last = Run.objects.filter(project=project).order_by("-id").first()
+    since = last.labels_at_trigger if last else 0
+    new_labels = submitted_labelings(project) - since
+    if new_labels < every:
+        _labels_remaining_set(project_id, every - new_labels)
+        return None
+    run = run_trigger(project=project, trigger=RunTrigger.LABELS)
+    _labels_remaining_set(project_id, every)
+    return run
 
 
 def runs_schedule_due() -> list[int]:

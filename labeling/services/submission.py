@@ -234,7 +234,7 @@ def _retrain_trigger(project_id: int) -> None:
     that is down leaves the run queued, not the submit failed."""
     from active_learning.pipeline import labels_maybe_trigger
 
-    labels_maybe_trigger(project_id)
+    labels_maybe_trigger(project_id, after_submit=True)
 
 
 def _schedule_stats_refresh(project_id: int) -> None:

@@ -59,6 +59,26 @@ def test_the_nth_submitted_labeling_starts_a_run(django_capture_on_commit_callba
     assert Run.objects.count() == 2 and Run.objects.first().labels_at_trigger == 6
 
 
+def test_submits_below_the_threshold_cost_no_query_and_imports_are_caught_by_the_watchdog(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    project, user = queue_project(solutions=8, retrain_every=4)
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_one(project, user)  # no estimate yet: a real check (1 of 4)
+    with django_assert_num_queries(0):  # 3 still wanted: the cached countdown answers
+        assert pipeline.labels_maybe_trigger(project.pk, after_submit=True) is None
+    # labels that arrive without a submit (an import) are not counted down ...
+    LabelingFactory.create_batch(
+        3, project=project, status=LabelingStatus.SUBMITTED, submitted_at=timezone.now()
+    )
+    with django_assert_num_queries(0):
+        assert pipeline.labels_maybe_trigger(project.pk, after_submit=True) is None
+    assert not Run.objects.exists()
+    # ... the watchdog's full check sees them
+    pipeline.runs_watchdog()
+    assert Run.objects.get().labels_at_trigger >= 4
+
+
 def test_a_zero_setting_turns_the_label_trigger_off(django_capture_on_commit_callbacks):
     project, user = queue_project(retrain_every=0)
     for _ in range(3):
