@@ -140,7 +140,7 @@ def _start(model, pk: int):
 # --- exports ----------------------------------------------------------------------------------
 
 
-@shared_task(queue="default", soft_time_limit=4 * 3600, time_limit=4 * 3600 + 120)
+@shared_task(soft_time_limit=4 * 3600, time_limit=4 * 3600 + 120)
 def export_job_run(job_id: int) -> None:
     from labeling.exports import EXTENSIONS, export_queryset, write_export
 
@@ -234,7 +234,7 @@ def _run_import_service(job: ImportJob, path: Path, progress) -> tuple[str, dict
     return result.summary(), counts
 
 
-@shared_task(queue="default", soft_time_limit=4 * 3600, time_limit=4 * 3600 + 120)
+@shared_task(soft_time_limit=4 * 3600, time_limit=4 * 3600 + 120)
 def import_job_run(job_id: int) -> None:
     job = _start(ImportJob, job_id)
     if job is None:
