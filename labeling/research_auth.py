@@ -6,6 +6,7 @@ own. The key is shown once; the database keeps its sha256, so a leaked database 
 """
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -30,6 +31,18 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+_DRF_KEY = re.compile(r"[0-9a-f]{40}")
+
+
+def _new_key() -> str:
+    """A key that can never be mistaken for one of DRF's own (40 lowercase hex characters), so
+    authentication can tell them apart without a database read."""
+    while True:
+        key = secrets.token_urlsafe(KEY_BYTES)
+        if not _DRF_KEY.fullmatch(key):
+            return key
+
+
 def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token of `user`; returns it and its key (which is never stored)."""
     from labeling.errors import ApplicationError
@@ -44,7 +57,7 @@ def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
             raise ApplicationError(
                 f"You already have {MAX_TOKENS_PER_USER} tokens; revoke one first."
             )
-        key = secrets.token_urlsafe(KEY_BYTES)
+        key = _new_key()
         token = ApiToken.objects.create(
             user=user, name=name[:100], key_hash=_digest(key), prefix=key[:PREFIX_LENGTH]
         )
@@ -62,11 +75,9 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
     left to the next authentication class (DRF's own tokens), which rejects unknown keys."""
 
     def authenticate_credentials(self, key):
-        token = (
-            ApiToken.objects.filter(key_hash=_digest(key)).select_related("user").first()
-            if key
-            else None
-        )
+        if not key or _DRF_KEY.fullmatch(key):  # DRF's token: the next class reads it
+            return None
+        token = ApiToken.objects.filter(key_hash=_digest(key)).select_related("user").first()
         if token is None:
             return None
         if not token.user.is_active:

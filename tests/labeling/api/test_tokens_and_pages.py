@@ -70,6 +70,28 @@ def test_a_wrong_or_unknown_token_is_401_and_the_drf_token_still_works():
     assert with_token(legacy.key).get("/api/projects/").status_code == 200
 
 
+def test_a_drf_token_is_read_once_and_a_named_key_never_looks_like_one(monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    from labeling import research_auth
+
+    user = UserFactory(role=Role.LEAD)
+    legacy = Token.objects.create(user=user)
+    with CaptureQueriesContext(connection) as queries:
+        assert with_token(legacy.key).get("/api/projects/").status_code == 200
+    assert not any("labeling_apitoken" in q["sql"] for q in queries.captured_queries)
+    # a generated key that happens to be 40 hex characters is drawn again
+    draws = iter(
+        ["0123456789abcdef0123456789abcdef01234567", "named-key_not-hex-0123456789ABCDEFGHIJK"]
+    )
+    monkeypatch.setattr(research_auth.secrets, "token_urlsafe", lambda n: next(draws))
+    _, key = research_auth.token_create(user=user, name="laptop")
+    assert key == "named-key_not-hex-0123456789ABCDEFGHIJK"
+    assert with_token(key).get("/api/projects/").status_code == 200
+
+
 def test_token_obtain_with_a_password_and_its_rate_limit(settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
