@@ -321,4 +321,13 @@ def solutions_import(
             items.append(GenerationItem(generation=target, solution=solution, rank=rank))
         GenerationItem.objects.bulk_create(items, batch_size=2000)
         generation_items_recount(project)
+        if new_solutions:  # grade the new candidates on a worker (best effort: the beat
+            # watchdog grades whatever is left when the broker is down)
+            transaction.on_commit(lambda: _grade_later(project.pk))
     return result
+
+
+def _grade_later(project_id: int) -> None:
+    from active_learning.grading import grading_enqueue
+
+    grading_enqueue(project_id)

@@ -69,6 +69,23 @@ def test_jsonl_pool_creates_problems_and_reads_answers(write_jsonl):
     assert Problem.objects.get(text="2+2?").reference_answer == "4"
 
 
+def test_new_solutions_are_sent_to_grading_after_the_import_commits(
+    write_jsonl, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(
+        "labeling.tasks.solutions_grade_task.apply_async",
+        lambda args, kwargs=None, **options: sent.append(args),
+    )
+    path = write_jsonl([{"problem": "1+1?", "steps": ["# Answer\n\n2"], "reference_answer": "2"}])
+    with django_capture_on_commit_callbacks(execute=True):
+        solutions_import(path=str(path), project_name="p")
+    assert sent == [(Solution.objects.get().project_id,)]
+    with django_capture_on_commit_callbacks(execute=True):  # nothing new: nothing to grade
+        solutions_import(path=str(path), project_name="p")
+    assert len(sent) == 1
+
+
 def test_reimporting_a_pool_adds_nothing_and_makes_no_empty_generation(write_jsonl):
     path = write_jsonl([{"problem": "1+1?", "steps": ["2"]}])
     solutions_import(path=str(path), project_name="p")
