@@ -280,7 +280,8 @@ class Annotators:
             self.clients.append((user, client))
 
     def _call(self, client, method: str, url: str, data=None, expect=(200,)):
-        response = getattr(client, method)(url, data, format="json")
+        # as a deployed client calls it: over HTTPS, with its token
+        response = getattr(client, method)(url, data, format="json", secure=True)
         if response.status_code not in expect:
             body = getattr(response, "data", None) or response.content[:500]
             raise SimulationError(f"{method.upper()} {url}: HTTP {response.status_code} {body}")
