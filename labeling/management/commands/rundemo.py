@@ -35,11 +35,12 @@ class Command(BaseCommand):
                 "config",
                 "worker",
                 # one worker for both queues (grading, exports; training and scoring), with
-                # beat embedded for the loop's watchdog
+                # beat embedded for the loop's watchdog; two processes, so that a retraining
+                # (minutes on CPU) does not hold up grading, exports and statistics
                 "-Q",
                 "default,gpu",
                 "--concurrency",
-                "1",
+                "2",
                 "--beat",
                 "--schedule",
                 str(settings.BROKER_DIR / "celerybeat-schedule"),
