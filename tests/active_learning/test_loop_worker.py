@@ -183,7 +183,9 @@ def test_a_killed_worker_leaves_the_previous_model_current_and_a_retry_succeeds(
 
     # 1. the worker's pool process dies mid-training: the message comes back (acks_late,
     # reject_on_worker_lost) and the redelivery fails the run instead of running it twice
-    slow = {"training_mode": "full", "epochs": 12, "train": {"patience": 100000}}
+    # slow enough (tens of seconds even on a quiet machine) that polling, one manage.py
+    # process per look, sees the training stage of this run and of its retry before they end
+    slow = {"training_mode": "full", "epochs": 60, "train": {"patience": 100000}}
     second = scenario(env, "trigger", project=project, params=slow)["run"]
     wait_for(
         env,
