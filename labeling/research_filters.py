@@ -31,9 +31,19 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+class IntegerColumnFilter(django_filters.NumberFilter):
+    """A NumberFilter on an integer column: a value outside the 64-bit range matches nothing,
+    on every database (PostgreSQL compares it as a numeric; SQLite would overflow: a 500)."""
+
+    def filter(self, qs, value):
+        if value not in (None, "") and not (-(2**63) <= value < 2**63):
+            return qs.none()
+        return super().filter(qs, value)
+
+
 class LabelingFilter(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
-    generation = django_filters.NumberFilter(
+    project = IntegerColumnFilter(field_name="project_id")
+    generation = IntegerColumnFilter(
         field_name="generation__number", help_text="Generation number (-1: screening)."
     )
     labeler = django_filters.CharFilter(
@@ -48,8 +58,8 @@ class LabelingFilter(django_filters.FilterSet):
     finish_reason = django_filters.MultipleChoiceFilter(choices=FinishReason.choices)
     is_quality_control = django_filters.BooleanFilter()
     is_screening = django_filters.BooleanFilter()
-    solution = django_filters.NumberFilter(field_name="solution_id")
-    problem = django_filters.NumberFilter(field_name="solution__problem_id")
+    solution = IntegerColumnFilter(field_name="solution_id")
+    problem = IntegerColumnFilter(field_name="solution__problem_id")
 
     class Meta:
         model = Labeling
@@ -63,9 +73,9 @@ class LabelingFilter(django_filters.FilterSet):
 
 
 class ProblemFilter(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
+    project = IntegerColumnFilter(field_name="project_id")
     subject = django_filters.CharFilter()
-    level = django_filters.NumberFilter()
+    level = IntegerColumnFilter()
     external_id = django_filters.CharFilter()
     search = django_filters.CharFilter(field_name="text", lookup_expr="icontains")
 
@@ -75,9 +85,9 @@ class ProblemFilter(django_filters.FilterSet):
 
 
 class SolutionFilter(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
-    problem = django_filters.NumberFilter(field_name="problem_id")
-    generation = django_filters.NumberFilter(
+    project = IntegerColumnFilter(field_name="project_id")
+    problem = IntegerColumnFilter(field_name="problem_id")
+    generation = IntegerColumnFilter(
         field_name="generation_items__generation__number", distinct=True
     )
     is_correct = django_filters.BooleanFilter()
@@ -95,7 +105,7 @@ class SolutionFilter(django_filters.FilterSet):
 
 
 class ModelVersionFilter(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
+    project = IntegerColumnFilter(field_name="project_id")
     status = django_filters.ChoiceFilter(choices=ModelStatus.choices)
     is_current = django_filters.BooleanFilter()
 

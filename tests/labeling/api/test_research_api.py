@@ -200,3 +200,15 @@ def test_date_filters_with_any_offset_are_answered_not_a_server_error(after, sta
     project = import_samples()
     response = client_for(researcher(project)).get("/api/labelings/", {"submitted_after": after})
     assert response.status_code == status, response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/model-versions/", "/api/labelings/", "/api/solutions/", "/api/problems/"],
+)
+def test_an_id_filter_beyond_the_integer_range_matches_nothing(path):
+    """Found by the fuzz test on SQLite: 1e225 overflowed its integers (a 500)."""
+    import_samples()
+    response = client_for(lead()).get(path, {"project": "-1.4515763470889498e+225"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
