@@ -31,6 +31,19 @@ def _require_postgres(db):
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """The Redis of REDIS_URL. Missing: the test fails in CI (every test runs there) and is
+    skipped elsewhere, with the reason printed (-ra)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        message = "needs Redis: set REDIS_URL"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI must run every test against Redis)")
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
 def sample_lines() -> list[str]:
     """The real PRM800K records shipped in ../shared/data, one string per line (no newline)."""
     return PRM800K_SAMPLES.read_text(encoding="utf-8").splitlines()

@@ -23,13 +23,7 @@ QUEUES = ("default", "gpu")
 
 
 @pytest.fixture
-def loop_env(cli_database, tmp_path):
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        message = "needs Redis: set REDIS_URL"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI must run every test against Redis)")
-        pytest.skip(message)
+def loop_env(cli_database, tmp_path, redis_url):
     import redis
 
     # Nothing left over from an earlier session (a killed worker's unacknowledged message
