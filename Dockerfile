@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY config ./config
 COPY labeling ./labeling
 COPY active_learning ./active_learning
+COPY training_recipe ./training_recipe
 # torch first, pinned (a bare requirement pulls the newest build with gigabytes of CUDA wheels);
 # TORCH_INDEX picks the build: the CPU one by default, a CUDA one for GPU workers, e.g.
 #   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 .
@@ -13,7 +14,8 @@ ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN pip install --no-cache-dir torch==2.13.0 --index-url "$TORCH_INDEX" \
     && pip install --no-cache-dir ".[ml]"
 COPY . .
-RUN DJANGO_SECRET_KEY=build-only-build-only-build-only-xx DJANGO_ALLOWED_HOSTS=x \
+RUN DJANGO_SECRET_KEY=build-only-not-a-secret-build-only-not-a-secret-0123456789 \
+    DJANGO_ALLOWED_HOSTS=x \
     DATABASE_URL=postgres://x@x/x python manage.py collectstatic --noinput
 EXPOSE 8000
 # Threads per process: most of a request is waiting for PostgreSQL (docs/operators.md, sizing).

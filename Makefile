@@ -6,7 +6,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # A second, SQLite pass of the suite when the main pass ran on PostgreSQL (CI does both).
 SQLITE_TEST_URL := sqlite:///$(CURDIR)/var/test.sqlite3
 
-.PHONY: install demo test lint format bench clean worker-default worker-gpu beat flower
+.PHONY: install demo preflight test lint format bench clean beat flower
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,15 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-demo: install
-	mkdir -p var/broker/queue var/broker/processed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
-	$(PY) manage.py setup_demo_loop
+# Everything `make demo` needs that an install cannot fix (Python 3.11, the demo data in
+# demo/data, a free address), checked first: a missing input is reported in a second, not after
+# the install.
+preflight:
+	@$(or $(PYTHON),python3) demo/preflight.py --python "$(PYTHON)"
+
+# The demo: an embedded Redis broker, migrations, demo data and logins, a worker per queue and
+# the web server, all started (and stopped by Ctrl-C) by rundemo.
+demo: preflight install
 	$(PY) manage.py rundemo
 
 test: install
@@ -39,6 +43,10 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	# the import contracts in pyproject.toml (docs/architecture.md draws them)
+	$(VENV)/bin/lint-imports
+	# every declared dependency imported, every import declared ([tool.deptry])
+	$(VENV)/bin/deptry .
 	$(PY) manage.py makemigrations --check --dry-run
 
 format: install
@@ -47,11 +55,10 @@ format: install
 
 # Celery processes one by one (production runs them as docker-compose services; with no
 # REDIS_URL they use the filesystem broker under var/broker, like the demo).
-worker-default: install
-	$(VENV)/bin/celery -A config worker -Q default --concurrency 2 --loglevel INFO -n default@%h
-
-worker-gpu: install
-	$(VENV)/bin/celery -A config worker -Q gpu --concurrency 1 --loglevel INFO -n gpu@%h
+# `make worker-default`, `make worker-gpu`, ...: one worker per queue, as config/celery.py's
+# WORKER_QUEUES says (a new queue needs no new target).
+worker-%: install
+	$(PY) -m config.worker $*
 
 beat: install
 	$(VENV)/bin/celery -A config beat --loglevel INFO --schedule var/celerybeat-schedule

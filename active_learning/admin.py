@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from active_learning.forms import LoopSettingsForm
 from active_learning.models import LoopSettings, ModelVersion, Run, SolutionScore
 
 
@@ -18,6 +19,7 @@ class SolutionScoreAdmin(admin.ModelAdmin):
 
 @admin.register(LoopSettings)
 class LoopSettingsAdmin(admin.ModelAdmin):
+    form = LoopSettingsForm  # the loop's rules (loop.settings_rules), as on the settings page
     list_display = (
         "project",
         "retrain_every",

@@ -1,15 +1,18 @@
-"""REST API of the loop (DRF): runs (list, trigger, detail, retry, cancel), loop settings and
-on-demand grading. Leads and researchers read; leads write; annotators get 403."""
+"""REST API of the loop (DRF): runs (list, trigger, detail, retry, cancel), generator runs
+(start, stop), loop settings and on-demand grading. Leads and researchers read; leads write;
+annotators get 403 (the role rules of labeling/permissions.py). An ApplicationError a service
+raises answers through the one DRF exception handler (labeling/error_edges.py): 404, 409 or
+400, `{"detail", "errors"}`."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.exceptions import NotFound as DRFNotFound
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from active_learning import pipeline, selectors
+from active_learning import generator_runs
+from active_learning.loop import params, triggers
 from active_learning.models import Run, RunTrigger
 from active_learning.serializers import (
+    GenerateSerializer,
     GradeSerializer,
     LoopSettingsSerializer,
     QueuedSerializer,
@@ -17,43 +20,34 @@ from active_learning.serializers import (
     RunSerializer,
     RunTriggerSerializer,
 )
-from labeling.errors import ApplicationError, Conflict, NotFound
+from labeling.errors import NotFound
+from labeling.permissions import is_lead, is_researcher, research_project
 
 ERROR = OpenApiResponse(description='`{"detail": message}`')
 
 
 class LoopPermission(permissions.BasePermission):
-    """Read: leads and researchers. Write: leads."""
+    """Read: leads and researchers (`is_researcher`). Write: leads (`is_lead`)."""
 
     message = "Only project leads and researchers can use the loop's API (leads to change it)."
 
     def has_permission(self, request, view):
-        user = request.user
-        if not (user and user.is_authenticated and selectors.can_view_loop(user)):
+        if not is_researcher(request.user):
             return False
-        return request.method in permissions.SAFE_METHODS or selectors.can_run_loop(user)
+        return request.method in permissions.SAFE_METHODS or is_lead(request.user)
 
 
 class LoopApi(generics.GenericAPIView):
     permission_classes = [permissions.IsAuthenticated, LoopPermission]
 
-    def handle_exception(self, exc):
-        if isinstance(exc, NotFound):
-            exc = DRFNotFound(exc.message)
-        elif isinstance(exc, Conflict):
-            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
-        elif isinstance(exc, ApplicationError):
-            exc = ValidationError({"detail": exc.message, "errors": exc.details})
-        return super().handle_exception(exc)
-
     def project(self):
-        return selectors.project_for_loop(self.request.user, self.kwargs["project_id"])
+        return research_project(self.request.user, self.kwargs["project_id"])
 
     def run(self) -> Run:
         run = Run.objects.filter(pk=self.kwargs["run_id"]).select_related("project").first()
         if run is None:
             raise NotFound("No such run.")
-        selectors.project_for_loop(self.request.user, run.project_id)
+        research_project(self.request.user, run.project_id)
         return run
 
 
@@ -79,7 +73,7 @@ class ProjectRunsApi(LoopApi, generics.ListAPIView):
     def post(self, request, project_id: int):
         data = RunTriggerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        run = pipeline.run_trigger(
+        run = triggers.run_trigger(
             project=self.project(),
             trigger=RunTrigger.API,
             user=request.user,
@@ -89,6 +83,9 @@ class ProjectRunsApi(LoopApi, generics.ListAPIView):
 
 
 class RunDetailApi(LoopApi):
+    """One active-learning run: status, stage, progress, timings, model version,
+    generation published, and its log."""
+
     serializer_class = RunDetailSerializer
     queryset = Run.objects.none()
 
@@ -104,7 +101,7 @@ class RunRetryApi(LoopApi):
 
     @extend_schema(request=None, responses={202: RunDetailSerializer, 409: ERROR})
     def post(self, request, run_id: int):
-        run = pipeline.run_retry(run=self.run(), user=request.user)
+        run = triggers.run_retry(run=self.run(), user=request.user)
         return Response(RunDetailSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -116,19 +113,62 @@ class RunCancelApi(LoopApi):
 
     @extend_schema(request=None, responses={200: RunDetailSerializer, 409: ERROR})
     def post(self, request, run_id: int):
-        run = pipeline.run_cancel(run=self.run(), user=request.user)
+        run = triggers.run_cancel(run=self.run(), user=request.user)
+        return Response(RunDetailSerializer(run).data)
+
+
+class ProjectGenerateApi(LoopApi):
+    """Start a generator run (202): sample candidate solutions for the project's problems with
+    the options given (docs/generator.md), grade and store them, on a `gpu` worker. Follow it
+    at /api/runs/{id}/ (stage `generate`, `throughput.generation`). 400 naming each bad option
+    (an unusable prompt template among them); 409 when the project has an active run."""
+
+    serializer_class = GenerateSerializer
+    queryset = Run.objects.none()
+
+    @extend_schema(
+        request=GenerateSerializer, responses={202: RunDetailSerializer, 400: ERROR, 409: ERROR}
+    )
+    def post(self, request, project_id: int):
+        data = GenerateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = dict(data.validated_data)
+        problem_ids = options.pop("problem_ids", None)
+        run = generator_runs.generation_run_start(
+            project=self.project(),
+            options=options,
+            problem_ids=problem_ids,
+            trigger=RunTrigger.API,
+            user=request.user,
+        )
+        return Response(RunDetailSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunStopApi(LoopApi):
+    """Stop a generator run: a queued one is cancelled, one that is generating ends after the
+    batch in flight and keeps the solutions stored so far. 409 for any other run."""
+
+    serializer_class = RunDetailSerializer
+    queryset = Run.objects.none()
+
+    @extend_schema(request=None, responses={200: RunDetailSerializer, 409: ERROR})
+    def post(self, request, run_id: int):
+        run = generator_runs.generation_stop(run=self.run(), user=request.user)
         return Response(RunDetailSerializer(run).data)
 
 
 class LoopSettingsApi(LoopApi):
+    """GET: the project's loop settings (retrain trigger, generation size, selection and
+    training choices). PATCH (leads): change some of them."""
+
     serializer_class = LoopSettingsSerializer
     queryset = Run.objects.none()
 
     def get(self, request, project_id: int):
-        return Response(LoopSettingsSerializer(pipeline.loop_settings_get(self.project())).data)
+        return Response(LoopSettingsSerializer(params.loop_settings_get(self.project())).data)
 
     def patch(self, request, project_id: int):
-        row = pipeline.loop_settings_get(self.project())
+        row = params.loop_settings_get(self.project())
         data = LoopSettingsSerializer(row, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         data.save()

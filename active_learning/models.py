@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from labeling.models import Project, Solution, TimestampedModel
 
@@ -77,10 +77,31 @@ class Strategy(models.TextChoices):
     UNIFORM = "uniform", "Uniform random (baseline)"
 
 
+class WrongAllocation(models.TextChoices):
+    BATCH = "batch", "Share of the whole generation"
+    PER_PROBLEM = (
+        "per_problem",
+        "Share of each problem's cap (the paper's; binds only at full caps)",
+    )
+
+
+class TruncatedPolicy(models.TextChoices):
+    LAST = "last", "Rank after whole-scored candidates"
+    EXCLUDE = "exclude", "Exclude from selection"
+    IGNORE = "ignore", "Rank by score like the rest"
+
+
 class TrainingMode(models.TextChoices):
+    AUTO = "auto", "Automatic (LoRA on a GPU worker, head only on CPU)"
     HEAD = "head", "Head only (frozen backbone; minutes on CPU)"
     LORA = "lora", "LoRA adapters"
     FULL = "full", "Full fine-tuning (GPU)"
+
+
+class Precision(models.TextChoices):
+    AUTO = "auto", "Automatic (bf16 autocast on a GPU, fp32 on CPU)"
+    BF16 = "bf16", "bf16 autocast over fp32 weights"
+    FP32 = "fp32", "fp32"
 
 
 class LoopSettings(TimestampedModel):
@@ -96,11 +117,34 @@ class LoopSettings(TimestampedModel):
     strategy = models.CharField(
         max_length=32, choices=Strategy.choices, default=Strategy.CONVINCING_WRONG
     )
+    # How the wrong-answer share is met (see active_learning/selection.py).
+    wrong_allocation = models.CharField(
+        max_length=16, choices=WrongAllocation.choices, default=WrongAllocation.BATCH
+    )
+    # Candidates whose PRM score was computed on a truncated input.
+    truncated_policy = models.CharField(
+        max_length=16, choices=TruncatedPolicy.choices, default=TruncatedPolicy.LAST
+    )
     seed = models.IntegerField(default=0)
     training_mode = models.CharField(
-        max_length=8, choices=TrainingMode.choices, default=TrainingMode.HEAD
+        max_length=8, choices=TrainingMode.choices, default=TrainingMode.AUTO
     )
     epochs = models.PositiveSmallIntegerField(default=3)
+    # Training options (active_learning.prm.training.TrainConfig; docs/active-learning.md).
+    # Empty learning rate: the mode's default (full 2e-5, LoRA 2e-4, head 1e-3).
+    learning_rate = models.FloatField(null=True, blank=True)
+    train_batch_size = models.PositiveIntegerField(default=8)
+    # Tokens per training micro-batch instead of train_batch_size solutions (padding included;
+    # length-grouped); empty: train_batch_size. At least max_length (one solution must fit).
+    train_token_budget = models.PositiveIntegerField(null=True, blank=True)
+    grad_accumulation = models.PositiveSmallIntegerField(default=1)
+    max_length = models.PositiveIntegerField(default=1536)
+    lora_rank = models.PositiveSmallIntegerField(default=16)
+    gradient_checkpointing = models.BooleanField(default=False)
+    packing = models.BooleanField(default=True)
+    precision = models.CharField(max_length=8, choices=Precision.choices, default=Precision.AUTO)
+    # Empty: transformers' default (SDPA); e.g. flash_attention_2 where installed.
+    attn_implementation = models.CharField(max_length=32, blank=True)
     # Empty: the PRM_BACKBONE setting. Any Hugging Face id, local folder, or "smollm2".
     backbone = models.CharField(max_length=500, blank=True)
     # Keep only the first N transformer layers of the backbone (faster CPU demo); null: all.
@@ -121,6 +165,25 @@ class LoopSettings(TimestampedModel):
             models.CheckConstraint(condition=Q(per_problem_cap__gte=1), name="loop_cap_positive"),
             models.CheckConstraint(condition=Q(epochs__gte=1), name="loop_epochs_positive"),
             models.CheckConstraint(
+                condition=Q(learning_rate__isnull=True) | Q(learning_rate__gt=0),
+                name="loop_learning_rate_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(train_batch_size__gte=1)
+                & Q(grad_accumulation__gte=1)
+                & Q(lora_rank__gte=1)
+                & Q(max_length__gte=16),
+                name="loop_train_sizes_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(train_token_budget__isnull=True)
+                | Q(train_token_budget__gte=F("max_length")),
+                name="loop_token_budget_fits_max_length",
+            ),
+            models.CheckConstraint(
+                condition=Q(precision__in=Precision.values), name="loop_precision_valid"
+            ),
+            models.CheckConstraint(
                 condition=Q(score_chunk_size__gte=1), name="loop_chunk_positive"
             ),
             models.CheckConstraint(
@@ -131,6 +194,14 @@ class LoopSettings(TimestampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(training_mode__in=TrainingMode.values), name="loop_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(wrong_allocation__in=WrongAllocation.values),
+                name="loop_wrong_allocation_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(truncated_policy__in=TruncatedPolicy.values),
+                name="loop_truncated_policy_valid",
             ),
         ]
 
@@ -150,6 +221,7 @@ ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 class RunStage(models.TextChoices):
     WAITING = "waiting", "Waiting for a worker"
+    GENERATE = "generate", "Generating solutions"
     TRAIN = "train", "Training"
     SCORE = "score", "Scoring candidates"
     SELECT = "select", "Selecting and publishing"
@@ -184,8 +256,12 @@ class Run(TimestampedModel):
     )
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     stage = models.CharField(max_length=16, choices=RunStage.choices, default=RunStage.WAITING)
-    percent = models.FloatField(default=0)
+    percent = models.FloatField(default=0)  # of the whole run (stages have fixed spans)
     eta_seconds = models.FloatField(null=True, blank=True)
+    # What the current stage is doing, e.g. "training epoch 2/3" or "scoring 512/1,000".
+    progress_note = models.CharField(max_length=200, blank=True)
+    # {"training": {...}, "scoring": {...}}: active_learning.prm.throughput.Throughput figures.
+    throughput = models.JSONField(default=dict, blank=True)
     # Everything that decides the outcome (settings at trigger time), so a run can be repeated.
     params = models.JSONField(default=dict)
     # Submitted labelings in the project when the run was triggered ("after every N" counts

@@ -3,37 +3,25 @@
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
-from active_learning.models import ACTIVE_RUN_STATUSES, ModelStatus, ModelVersion, Run
+from active_learning.generator.params import GENERATED_SOURCE
+from active_learning.models import (
+    ACTIVE_RUN_STATUSES,
+    ModelStatus,
+    ModelVersion,
+    Run,
+    SolutionScore,
+)
 from labeling import agreement
 from labeling.errors import NotFound
 from labeling.models import (
     Generation,
     LabelingStatus,
     Project,
-    Role,
+    Solution,
     StepRating,
-    User,
 )
 
 RUN_HISTORY = 20  # runs shown on the loop page
-
-
-def can_view_loop(user: User) -> bool:
-    return user.is_superuser or user.role in (Role.LEAD, Role.RESEARCHER)
-
-
-def can_run_loop(user: User) -> bool:
-    return user.is_superuser or user.role == Role.LEAD
-
-
-def project_for_loop(user: User, project_id: int) -> Project:
-    """Leads see every project; researchers the projects they are members of."""
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        raise NotFound("No such project.")
-    if not (can_run_loop(user) or project.members.filter(pk=user.pk).exists()):
-        raise NotFound("No such project.")
-    return project
 
 
 def run_for_project(project: Project, run_id: int) -> Run:
@@ -52,6 +40,13 @@ def run_elapsed_seconds(run: Run) -> float | None:
         return None
     end = run.finished_at or timezone.now()
     return (end - run.started_at).total_seconds()
+
+
+def run_waiting_for(run: Run) -> str | None:
+    """What an active run waits for before training, when known (see warmup.waiting_for)."""
+    from active_learning.warmup import waiting_for
+
+    return waiting_for(run)
 
 
 def loop_overview(project: Project) -> dict:
@@ -90,9 +85,20 @@ def _generation_agreement(generation: Generation) -> dict:
     }
 
 
+def _asked_share(generation: Generation) -> float | None:
+    """The wrong-answer share the selection was asked for (None: uniform, imported, screening)."""
+    params = generation.params if isinstance(generation.params, dict) else {}
+    if generation.strategy not in ("convincing_wrong", "wrong_random"):
+        return None
+    share = params.get("wrong_share")
+    return float(share) if isinstance(share, int | float) and not isinstance(share, bool) else None
+
+
 def generations_overview(project: Project) -> list[dict]:
-    """Per labeling generation: size, share of wrong answers, mean PRM score (the selecting
-    model's, on the items), labels collected, agreement, and who chose it."""
+    """Per labeling generation: size, share of wrong answers served (graded wrong among its
+    items, counted now) against the share asked for (the selection's `wrong_share`, for
+    strategies that ask for one), the shortfall the selection recorded, mean PRM score (the
+    selecting model's, on the items), labels collected, agreement, and who chose it."""
     generations = (
         Generation.objects.filter(project=project, number__gte=0)
         .annotate(
@@ -123,6 +129,12 @@ def generations_overview(project: Project) -> list[dict]:
                 "generation": generation,
                 "size": generation.size,
                 "wrong_share": generation.wrong / generation.size if generation.size else None,
+                "wrong_share_asked": _asked_share(generation),
+                "wrong_shortfall": ((generation.params or {}).get("selection") or {}).get(
+                    "wrong_shortfall"
+                )
+                if isinstance(generation.params, dict)
+                else None,
                 "mean_score": generation.mean_score,
                 "labels": labels.get(generation.pk, 0),
                 "model_version": generation.params.get("model_version"),
@@ -148,6 +160,8 @@ def model_versions_overview(project: Project) -> list[dict]:
             {
                 "version": version,
                 "labels": (version.data_snapshot or {}).get("labelings"),
+                # one labeling gives one example per rated path (the run log names both)
+                "examples": (version.data_snapshot or {}).get("examples"),
                 "held_out_auc": metrics.get("held_out_step_roc_auc"),
                 "processbench_auc": processbench.get("step_roc_auc"),
                 "processbench_f1": (processbench.get("first_error") or {}).get("f1"),
@@ -183,3 +197,35 @@ def quality_series(versions: list[dict]) -> dict[str, list[tuple[float, float]]]
         ],
     }
     return {name: points for name, points in series.items() if points}
+
+
+def generator_overview(project: Project) -> dict:
+    """The generator page's figures: the project's generator runs (newest first, 20 at most)
+    and its problems and generated candidates."""
+    runs = list(
+        Run.objects.filter(project=project, params__generate__only=True)
+        .select_related("requested_by")
+        .order_by("-id")[:20]
+    )
+    return {
+        "generator_runs": runs,
+        "problems": project.problems.count(),
+        "generated": Solution.objects.filter(project=project, source=GENERATED_SOURCE).count(),
+    }
+
+
+def current_step_scores(project_id: int, solution_id: int) -> tuple[int, list[float]] | None:
+    """`(model_version_id, step_scores)` of the project's current PRM's stored scoring of the
+    solution (`SolutionScore.step_scores`: per kept step 1 - P(negative)), or None when there
+    is no current version or it has not scored the solution. One query. What labeling's task
+    hints read, through `labeling.hooks.step_scores_reader` (provided in apps.py)."""
+    row = (
+        SolutionScore.objects.filter(
+            solution_id=solution_id,
+            model_version__project_id=project_id,
+            model_version__is_current=True,
+        )
+        .values_list("model_version_id", "step_scores")
+        .first()
+    )
+    return None if row is None else (row[0], list(row[1]))

@@ -1,8 +1,30 @@
 """Shapes of the loop's API (active_learning/api.py)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from active_learning.models import LoopSettings, Run, Strategy, TrainingMode
+from active_learning.generator.options import MAX_NEW_TOKENS, MAX_SAMPLES_PER_PROBLEM
+from active_learning.loop.settings_rules import (
+    LOOP_FIELD_RULES,
+    check_loop_settings,
+    field_bounds,
+)
+from active_learning.models import (
+    LoopSettings,
+    Precision,
+    Run,
+    Strategy,
+    TrainingMode,
+    TruncatedPolicy,
+    WrongAllocation,
+)
+from labeling.input_rules import (
+    INT32,
+    ColumnBoundsModelSerializer,
+    KnownFieldsSerializer,
+    column_bounds,
+    text_policy,
+)
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -10,6 +32,16 @@ class RunSerializer(serializers.ModelSerializer):
     generation_number = serializers.IntegerField(
         source="generation.number", read_only=True, allow_null=True, default=None
     )
+    waiting_for = serializers.SerializerMethodField(
+        help_text="What a run that has not started training waits for, when known, e.g. "
+        '"Waiting for the feature-cache warm-up (120 of 232 solutions)"; null otherwise.'
+    )
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_waiting_for(self, run: Run) -> str | None:
+        from active_learning.selectors import run_waiting_for
+
+        return run_waiting_for(run)
 
     class Meta:
         model = Run
@@ -21,8 +53,11 @@ class RunSerializer(serializers.ModelSerializer):
             "retry_of",
             "status",
             "stage",
+            "waiting_for",
             "percent",
             "eta_seconds",
+            "progress_note",
+            "throughput",
             "params",
             "labels_at_trigger",
             "candidates",
@@ -47,33 +82,136 @@ class RunDetailSerializer(RunSerializer):
         read_only_fields = fields
 
 
-class TrainOverridesSerializer(serializers.Serializer):
-    """TrainConfig fields a run may override (pipeline.TRAIN_OVERRIDES)."""
+class TrainOverridesSerializer(KnownFieldsSerializer):
+    """TrainConfig fields a run may override (loop.params.TRAIN_OVERRIDES); any other field is
+    a 400 naming it (`fsdp` too: the loop trains on one worker process). Bounds from the rule
+    table (loop.settings_rules); run_params checks the rest of its rules."""
 
     learning_rate = serializers.FloatField(required=False, min_value=0)
     head_learning_rate = serializers.FloatField(required=False, min_value=0)
-    batch_size = serializers.IntegerField(required=False, min_value=1)
-    max_length = serializers.IntegerField(required=False, min_value=16)
-    patience = serializers.IntegerField(required=False, min_value=1)
+    batch_size = serializers.IntegerField(
+        required=False, **{"max_value": INT32[1], **field_bounds("train.batch_size")}
+    )
+    token_budget = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        **{"max_value": INT32[1], **field_bounds("train.token_budget")},
+    )
+    max_length = serializers.IntegerField(
+        required=False, **{"max_value": INT32[1], **field_bounds("train.max_length")}
+    )
+    patience = serializers.IntegerField(
+        required=False, **{"max_value": INT32[1], **field_bounds("train.patience")}
+    )
+    grad_accumulation = serializers.IntegerField(
+        required=False, **{"max_value": INT32[1], **field_bounds("train.grad_accumulation")}
+    )
+    lora_rank = serializers.IntegerField(
+        required=False, **{"max_value": INT32[1], **field_bounds("train.lora_rank")}
+    )
+    lora_alpha = serializers.IntegerField(required=False, min_value=1, max_value=INT32[1])
+    gradient_checkpointing = serializers.BooleanField(required=False)
+    packing = serializers.BooleanField(required=False)
+    precision = serializers.ChoiceField(choices=Precision.choices, required=False)
+    attn_implementation = serializers.CharField(required=False, max_length=32)
+    warmup_ratio = serializers.FloatField(required=False, **field_bounds("train.warmup_ratio"))
+    weight_decay = serializers.FloatField(required=False, **field_bounds("train.weight_decay"))
+    evals_per_epoch = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 
-class RunTriggerSerializer(serializers.Serializer):
-    """Optional overrides of the project's loop settings for this run only."""
+class GeneratorOptionsSerializer(KnownFieldsSerializer):
+    """The generator's options (active_learning/generator/options.py; docs/generator.md). Shape
+    and bounds here; the template and the rest are checked by the service (400 naming the
+    field). Every field is optional: the defaults are the service's."""
 
-    batch_size = serializers.IntegerField(required=False, min_value=1)
-    per_problem_cap = serializers.IntegerField(required=False, min_value=1)
-    wrong_share = serializers.FloatField(required=False, min_value=0, max_value=1)
+    model = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[text_policy],
+        help_text='Hugging Face id, local folder, or "smollm2" (the shipped demo backbone); '
+        "empty: the GENERATOR_MODEL setting",
+    )
+    samples_per_problem = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_SAMPLES_PER_PROBLEM
+    )
+    temperature = serializers.FloatField(
+        required=False, min_value=0, max_value=10, help_text="0: greedy decoding"
+    )
+    top_p = serializers.FloatField(required=False, min_value=0, max_value=1)
+    max_new_tokens = serializers.IntegerField(required=False, min_value=1, max_value=MAX_NEW_TOKENS)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=INT32[1])
+    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=4096)
+    prompt_template = serializers.CharField(
+        required=False,
+        max_length=20_000,
+        trim_whitespace=False,
+        validators=[text_policy],
+        help_text="str.format text with {problem}; literal braces doubled",
+    )
+    step_separator = serializers.CharField(
+        required=False, max_length=100, trim_whitespace=False, validators=[text_policy]
+    )
+    stop = serializers.ListField(
+        child=serializers.CharField(max_length=200, trim_whitespace=False),
+        required=False,
+        max_length=20,
+    )
+    only_needed = serializers.BooleanField(
+        required=False,
+        help_text="only problems with fewer than samples_per_problem unlabeled candidates",
+    )
+    use_chat_template = serializers.BooleanField(required=False)
+    device = serializers.CharField(required=False, allow_blank=True, max_length=20)
+
+
+class GenerateSerializer(GeneratorOptionsSerializer):
+    """A generator run: the options, and optionally which problems (default: the project's)."""
+
+    problem_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=INT32[1]),
+        required=False,
+        max_length=100_000,
+    )
+
+
+def _run_bounds(name: str) -> dict:
+    """min_value / max_value of a run parameter stored in LoopSettings.name: its column's range
+    narrowed by the rule table's bounds."""
+    return {**column_bounds(LoopSettings, name), **field_bounds(name)}
+
+
+class RunTriggerSerializer(KnownFieldsSerializer):
+    """Optional overrides of the project's loop settings for this run only; an unknown field
+    is a 400 naming it, and no run is made."""
+
+    batch_size = serializers.IntegerField(required=False, **_run_bounds("batch_size"))
+    per_problem_cap = serializers.IntegerField(required=False, **_run_bounds("per_problem_cap"))
+    wrong_share = serializers.FloatField(required=False, **field_bounds("wrong_share"))
+    wrong_allocation = serializers.ChoiceField(choices=WrongAllocation.choices, required=False)
+    truncated_policy = serializers.ChoiceField(choices=TruncatedPolicy.choices, required=False)
     strategy = serializers.ChoiceField(choices=Strategy.choices, required=False)
-    seed = serializers.IntegerField(required=False)
+    seed = serializers.IntegerField(required=False, **column_bounds(LoopSettings, "seed"))
     training_mode = serializers.ChoiceField(choices=TrainingMode.choices, required=False)
-    epochs = serializers.IntegerField(required=False, min_value=1)
-    backbone = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    keep_layers = serializers.IntegerField(required=False, min_value=1, allow_null=True)
-    score_chunk_size = serializers.IntegerField(required=False, min_value=1)
+    epochs = serializers.IntegerField(required=False, **_run_bounds("epochs"))
+    backbone = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, validators=[text_policy]
+    )
+    keep_layers = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        **_run_bounds("keep_layers"),
+    )
+    score_chunk_size = serializers.IntegerField(required=False, **_run_bounds("score_chunk_size"))
     train = TrainOverridesSerializer(required=False)
+    generate = GeneratorOptionsSerializer(
+        required=False,
+        help_text="Start the run with a generate stage: sample new candidates with these "
+        "options for the problems that need them, then train, score and select.",
+    )
 
 
-class LoopSettingsSerializer(serializers.ModelSerializer):
+class LoopSettingsSerializer(KnownFieldsSerializer, ColumnBoundsModelSerializer):
     class Meta:
         model = LoopSettings
         fields = [
@@ -82,10 +220,22 @@ class LoopSettingsSerializer(serializers.ModelSerializer):
             "batch_size",
             "per_problem_cap",
             "wrong_share",
+            "wrong_allocation",
+            "truncated_policy",
             "strategy",
             "seed",
             "training_mode",
             "epochs",
+            "learning_rate",
+            "train_batch_size",
+            "train_token_budget",
+            "grad_accumulation",
+            "max_length",
+            "lora_rank",
+            "gradient_checkpointing",
+            "packing",
+            "precision",
+            "attn_implementation",
             "backbone",
             "keep_layers",
             "score_chunk_size",
@@ -94,14 +244,24 @@ class LoopSettingsSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["project", "updated_at"]
+        # the inclusive bounds shown in the schema and enforced per field; every rule, the
+        # exclusive and cross-field ones included, is checked by validate() from the table
         extra_kwargs = {
-            "wrong_share": {"min_value": 0, "max_value": 1},
-            "batch_size": {"min_value": 1},
-            "per_problem_cap": {"min_value": 1},
-            "epochs": {"min_value": 1},
-            "score_chunk_size": {"min_value": 1},
-            "schedule_minutes": {"min_value": 1},
+            name: field_bounds(LOOP_FIELD_RULES[name])
+            for name in fields
+            if name in LOOP_FIELD_RULES and field_bounds(LOOP_FIELD_RULES[name])
         }
+
+    def validate(self, attrs):
+        """The loop's rules (loop.settings_rules), on the fields sent merged over the stored
+        row; a 400 names each field that breaks one."""
+        current = self.instance
+        stored = {name: getattr(current, name) for name in LOOP_FIELD_RULES} if current else {}
+        problems = check_loop_settings({**stored, **attrs})
+        if problems:
+            # a rule broken by the stored row alone is shown on the field, not hidden
+            raise serializers.ValidationError(problems)
+        return attrs
 
 
 class GradeSerializer(serializers.Serializer):

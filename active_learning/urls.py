@@ -25,6 +25,17 @@ urlpatterns = [
         name="run-cancel",
     ),
     path(
+        "projects/<int:project_id>/runs/<int:run_id>/stop/",
+        views.run_stop_view,
+        name="run-stop",
+    ),
+    path("projects/<int:project_id>/generator/", views.generator_page, name="generator"),
+    path(
+        "projects/<int:project_id>/generator/run/",
+        views.generator_start_view,
+        name="generator-run",
+    ),
+    path(
         "projects/<int:project_id>/generations/",
         views.generations_page,
         name="loop-generations",

@@ -23,6 +23,21 @@ It prints a Markdown report (medians, every run, the machine, the goals) and wri
 raw numbers as JSON, to --out-dir. Commands run with DJANGO_DEBUG=0 (--debug keeps the settings'
 default). --app-dir benchmarks another checkout, e.g. a `git archive` snapshot, so that edits in
 the working tree during a long run do not change the code under test.
+
+With --solutions it benchmarks the candidate-solution import instead (issue 15: 100,000 tasks of
+~1.7 KB importable and servable in 10 s, 1,000,000 in 2 minutes with flat memory). For each size
+(bench/gen_solutions.py writes the pool) and run, into a re-created database:
+
+1. `manage.py import_solutions POOL --project bench` (wall, CPU, peak RSS, PostgreSQL CPU);
+2. servable: an annotator's first `assignment_next` in the imported project (in-process time);
+3. --batches more files of --batch-size new solutions into the same project, one after the
+   other (a project's size must not slow its imports: issue 15 saw 5,000-task batches go from
+   4 s to 8-18 s);
+4. the same pool through an import job (`import_job_run`, what the worker runs for
+   `POST /api/imports/`; the upload itself is not timed) into a second project.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_solutions \\
+        .venv/bin/python bench/bench_import_export.py --solutions [--sizes 100000,1000000]
 """
 
 import argparse
@@ -45,6 +60,8 @@ from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL_IMPORT_100K_S = 120.0
+GOAL_SOLUTIONS_100K_S = 10.0  # importable and servable
+GOAL_SOLUTIONS_1M_S = 120.0
 GOAL_EXPORT_100K_S = 60.0
 FLAT_RATIO = 1.25  # export peak RSS at the largest size vs the smallest: "about equal"
 
@@ -385,6 +402,191 @@ def report(runs: list[Run], sizes: list[int], files: dict[int, Path], info: dict
     return "\n".join(lines) + "\n"
 
 
+# --- candidate solutions (--solutions) ------------------------------------------------------
+
+SERVABLE = """
+import time
+from labeling.models import Membership, Project, Role, User
+from labeling.services.assignments import assignment_next
+project = Project.objects.get(name="bench")
+user, _ = User.objects.get_or_create(username="bench-annotator", defaults={"role": Role.ANNOTATOR})
+Membership.objects.get_or_create(project=project, user=user)
+started = time.perf_counter()
+result = assignment_next(user=user, project_id=project.pk)
+print("SERVED", (time.perf_counter() - started) * 1000, result.labeling is not None)
+"""
+
+JOB = """
+import time
+from labeling.jobs import import_job_run
+from labeling.models import ImportJob, Project, Role, User
+project = Project.objects.create(name="bench-job")
+user = User.objects.create(username="bench-researcher", role=Role.RESEARCHER)
+job = ImportJob.objects.create(created_by=user, project=project, kind="solutions",
+    filename="pool.jsonl", file=%r)
+started = time.perf_counter()
+import_job_run(job.pk)
+elapsed = time.perf_counter() - started
+job.refresh_from_db()
+print("JOB", elapsed, job.status, repr(job.error))
+"""
+
+
+@dataclass
+class SolutionsRun:
+    size: int
+    run: int
+    import_: Measure
+    first_next_ms: float
+    served: bool
+    batches_s: list
+    job_s: float
+    job_status: str
+    db_size_mb: float
+    solutions: int
+    calibration_s: float
+
+
+def pool_file(out_dir: Path, size: int, seed: int, python: str, first_problem: int = 0) -> Path:
+    path = out_dir / f"pool-{size}-seed{seed}-from{first_problem}.jsonl"
+    if not path.exists():
+        cmd = [python, str(REPO / "bench" / "gen_solutions.py"), "--solutions", str(size)]
+        cmd += ["--seed", str(seed), "--first-problem", str(first_problem), "--out", str(path)]
+        subprocess.run(cmd, check=True)
+    return path
+
+
+def shell(manage: list[str], code: str, app_dir: Path, env: dict, tag: str) -> list[str]:
+    """Run `code` in `manage.py shell`; the fields of its output line starting with `tag`."""
+    done = subprocess.run([*manage, "shell", "-v", "0", "-c", code], cwd=app_dir, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    for line in done.stdout.splitlines():
+        if line.startswith(tag):
+            return line.split()[1:]
+    sys.exit(f"{tag} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def solutions_runs(args, db: Database, manage, app_dir: Path, env: dict, out_dir: Path) -> list:
+    sizes = [int(x) for x in args.sizes.split(",")]
+    counts = [int(x) for x in args.runs.split(",")]
+    counts = counts * len(sizes) if len(counts) == 1 else counts
+    runs = []
+    for size, count in zip(sizes, counts, strict=True):
+        pool = pool_file(out_dir, size, args.seed, args.python)
+        first = size // 20 + 1  # gen_solutions: a problem per 20 solutions
+        batches = [
+            pool_file(
+                out_dir,
+                args.batch_size,
+                args.seed + 1 + i,
+                args.python,
+                first + i * (args.batch_size // 20 + 1),
+            )
+            for i in range(args.batches)
+        ]
+        for run in range(1, count + 1):
+            calibration = calibrate(args.python)
+            db.recreate()
+            subprocess.run([*manage, "migrate", "-v0"], cwd=app_dir, env=env, check=True)
+            db.checkpoint()
+            if args.quiet >= 0:
+                wait_quiet(args.quiet, args.quiet_timeout)
+            imp = measure([*manage, "import_solutions", str(pool), "--project", "bench"],
+                          app_dir, env, db)  # fmt: skip
+            if imp.rc != 0:
+                sys.exit(f"import failed (rc {imp.rc}):\n{imp.output}")
+            ms, served = shell(manage, SERVABLE, app_dir, env, "SERVED")
+            batch_s = []
+            for batch in batches:
+                db.checkpoint()
+                if args.quiet >= 0:
+                    wait_quiet(args.quiet, args.quiet_timeout)
+                m = measure([*manage, "import_solutions", str(batch), "--project", "bench"],
+                            app_dir, env, db)  # fmt: skip
+                if m.rc != 0:
+                    sys.exit(f"batch import failed (rc {m.rc}):\n{m.output}")
+                batch_s.append(round(m.wall_s, 2))
+            solutions = db.count("labeling_solution")
+            db.checkpoint()
+            if args.quiet >= 0:
+                wait_quiet(args.quiet, args.quiet_timeout)
+            job_s, status, _ = shell(manage, JOB % str(pool), app_dir, env, "JOB")
+            result = SolutionsRun(
+                size, run, imp, float(ms), served == "True", batch_s, float(job_s), status,
+                db.size_mb(), solutions, calibration,
+            )  # fmt: skip
+            runs.append(result)
+            print(
+                f"{size:>8} run {run}: import {imp.wall_s:6.1f}s ({size / imp.wall_s:,.0f}/s, "
+                f"{imp.max_rss_mb:.0f} MB, cpu {imp.user_s + imp.sys_s:.1f}s, "
+                f"pg {imp.db_cpu_s:.1f}s, busy {imp.machine_busy:.2f})  first next "
+                f"{float(ms):.1f} ms  batches {batch_s}  job {float(job_s):.1f}s {status}  "
+                f"calib {calibration:.2f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+    return runs
+
+
+def solutions_report(runs: list, info: dict, argv: str, args) -> str:
+    lines = ["Medians (import = the `import_solutions` command, Django start-up included):\n"]
+    lines.append(
+        "| solutions | import wall (s) | rec/s | peak RSS (MB) | CPU (s) | PG CPU (s) "
+        "| first next (ms) | import job (s) | later batches of "
+        f"{args.batch_size:,} (s) |"
+    )
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    medians = {}
+    for size in sorted({r.size for r in runs}):
+        rs = [r for r in runs if r.size == size]
+        wall = statistics.median(r.import_.wall_s for r in rs)
+        rss = statistics.median(r.import_.max_rss_mb for r in rs)
+        job = statistics.median(r.job_s for r in rs)
+        medians[size] = {"wall": wall, "rss": rss, "job": job,
+                         "servable": all(r.served for r in rs)}  # fmt: skip
+        batches = [statistics.median(b) for b in zip(*(r.batches_s for r in rs), strict=True)]
+        lines.append(
+            f"| {size:,} | {fmt(wall)} | {size / wall:,.0f} | {fmt(rss, 0)} | "
+            f"{fmt(statistics.median(r.import_.user_s + r.import_.sys_s for r in rs))} | "
+            f"{fmt(statistics.median(r.import_.db_cpu_s for r in rs))} | "
+            f"{fmt(statistics.median(r.first_next_ms for r in rs))} | {fmt(job)} | "
+            f"{', '.join(fmt(b) for b in batches)} |"
+        )
+    lines.append("\nEvery run (busy: average busy CPUs of the machine during the import):\n")
+    lines.append(
+        "| solutions | run | import wall (s) | busy | job (s) | job | DB (MB) | calib (s) |"
+    )
+    lines.append("|---:|---:|---:|---:|---:|---|---:|---:|")
+    for r in runs:
+        lines.append(
+            f"| {r.size:,} | {r.run} | {fmt(r.import_.wall_s)} | {r.import_.machine_busy:.2f} | "
+            f"{fmt(r.job_s)} | {r.job_status} | {fmt(r.db_size_mb, 0)} | {r.calibration_s:.2f} |"
+        )
+    lines.append("\nMachine:\n")
+    lines.append(f"- `nproc`: {info['nproc']} ({info['cpu']}), RAM {info['ram_gib']} GiB")
+    lines.append(f"- {info['postgresql']}; Python {info['python']}")
+    lines.append(f"- code: commit `{(info['git_commit'] or '?')[:12]}`, {info['date']}")
+    lines.append(f"- command: `{argv}`")
+    lines.append("\nGoals:\n")
+    for size, goal in ((100_000, GOAL_SOLUTIONS_100K_S), (1_000_000, GOAL_SOLUTIONS_1M_S)):
+        if size in medians:
+            m = medians[size]
+            ok = m["wall"] <= goal and m["servable"]
+            lines.append(
+                f"- {size:,} importable and servable in {goal:.0f} s: median {m['wall']:.1f} s "
+                f"(job {m['job']:.1f} s), {'met' if ok else 'NOT met'}"
+            )
+    if len(medians) > 1:
+        low, high = min(medians), max(medians)
+        ratio = medians[high]["rss"] / medians[low]["rss"]
+        lines.append(
+            f"- flat memory: peak RSS {medians[low]['rss']:.0f} MB at {low:,} vs "
+            f"{medians[high]['rss']:.0f} MB at {high:,} (x{ratio:.2f} for x{high / low:.0f} the "
+            f"data): {'flat' if ratio <= FLAT_RATIO else 'NOT flat'}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated labeling counts")
@@ -405,7 +607,16 @@ def main(argv=None) -> int:
         "machine uses at most this many CPUs (default 0.3; a negative value does not wait)",
     )
     parser.add_argument("--quiet-timeout", type=float, default=300)
+    parser.add_argument(
+        "--solutions",
+        action="store_true",
+        help="benchmark the candidate-solution import (sizes default 100000,1000000)",
+    )
+    parser.add_argument("--batches", type=int, default=3, help="--solutions: later batches")
+    parser.add_argument("--batch-size", type=int, default=5000)
     args = parser.parse_args(argv)
+    if args.solutions and args.sizes == "10000,100000":
+        args.sizes, args.runs = "100000,1000000", "3,2"
 
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -428,6 +639,17 @@ def main(argv=None) -> int:
     env["BENCH_LOG"] = str(out_dir / "bench-command.log")
 
     info = machine_info(args.python, db, app_dir)
+    if args.solutions:
+        solution_runs = solutions_runs(args, db, manage, app_dir, env, out_dir)
+        shown = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        text = solutions_report(solution_runs, info, f"bench/bench_import_export.py {shown}", args)
+        print(text)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        (out_dir / f"bench-solutions-{stamp}.md").write_text(text)
+        (out_dir / f"bench-solutions-{stamp}.json").write_text(
+            json.dumps({"machine": info, "runs": [asdict(r) for r in solution_runs]}, indent=1)
+        )
+        return 0 if all(r.served and r.job_status == "done" for r in solution_runs) else 1
     files = {size: data_file(out_dir, size, args.seed, args.regen, args.python) for size in sizes}
     runs: list[Run] = []
     for size, count in zip(sizes, runs_per, strict=True):

@@ -2,9 +2,14 @@
 
 Two queues, each with its own workers (docs/operators.md):
 
-- `default`: imports, exports, answer grading, statistics, selection/publishing and upkeep;
+- `default`: imports, exports, statistics, selection/publishing and upkeep;
   `celery -A config worker -Q default -n default@%h`
-- `gpu`: PRM training and pool scoring (torch); one task at a time per GPU:
+- `grading`: answer grading, in chunks that the worker's processes run in parallel (CPU bound;
+  its own queue so that a large pass never holds up an import or an export);
+  `celery -A config worker -Q grading -n grading@%h` (prefork: math-verify's timeouts use
+  signals)
+- `gpu`: PRM training, pool scoring and phase-1 next-step proposals (torch); one task at a
+  time per GPU:
   `celery -A config worker -Q gpu --concurrency 1 -n gpu@%h`
 
 Every task is acknowledged after it ran (`acks_late`); the loop's gpu tasks are also given back
@@ -26,17 +31,33 @@ DEFAULT_SOFT_TIME_LIMIT = 30 * 60  # seconds; long jobs (training, imports) set 
 DEFAULT_HARD_TIME_LIMIT = DEFAULT_SOFT_TIME_LIMIT + 60
 WATCHDOG_EVERY_SECONDS = 60
 
-app = Celery("steplabel")
+# Every queue and how one worker process group serves it: the one list that the demo
+# (`manage.py rundemo`), `make worker-QUEUE` and `python -m config.worker QUEUE` follow. Each
+# queue gets its own worker processes, so light jobs (grading, exports, statistics) never wait
+# behind a training or scoring task. A new queue is one entry here plus its `task_routes`.
+WORKER_QUEUES = {
+    "default": {"concurrency": 2},
+    # answer grading: CPU bound, one chunk per process; its own processes, so a large import's
+    # grading never holds up imports and exports (raise it on a bigger box)
+    "grading": {"concurrency": 2},
+    "gpu": {"concurrency": 1},  # one training or scoring task per GPU (or per CPU box)
+}
+
+# BrokerAMQP: connections that survive a Redis restart while holding a message (config/broker.py).
+app = Celery("steplabel", amqp="config.broker:BrokerAMQP")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
-    task_queues=(Queue("default"), Queue("gpu")),
+    task_queues=tuple(Queue(name) for name in WORKER_QUEUES),
     task_default_queue="default",
     # Routing by task name; a task's own `queue=` option says the same, this is the one place
     # an operator reads it.
     task_routes={
         "active_learning.tasks.run_start": {"queue": "gpu"},
         "active_learning.tasks.run_score_chunk": {"queue": "gpu"},
+        "active_learning.tasks.next_steps_answer": {"queue": "gpu"},  # phase-1 proposals
         "active_learning.tasks.*": {"queue": "default"},
+        "labeling.tasks.solutions_grade_task": {"queue": "grading"},
+        "labeling.tasks.solutions_grade_chunk_task": {"queue": "grading"},
         "labeling.*": {"queue": "default"},
     },
     task_acks_late=True,

@@ -7,6 +7,7 @@ from labeling.models import (
     GoldLabel,
     Labeling,
     Membership,
+    NextStepAlternatives,
     Problem,
     Project,
     Solution,
@@ -159,3 +160,35 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ("status", "kind", "project")
     raw_id_fields = ("created_by",)
     readonly_fields = ("created_at", "started_at", "finished_at")
+
+
+@admin.register(NextStepAlternatives)
+class NextStepAlternativesAdmin(admin.ModelAdmin):
+    """Phase-1 proposals per point; read-only: what annotators saw must never change."""
+
+    list_display = ("id", "project", "problem_id", "step", "status", "source", "created_at")
+    list_filter = ("project", "status")
+    raw_id_fields = ("problem",)
+    readonly_fields = ("prefix_hash", "prefix", "texts")
+
+    @admin.display(description="after step")
+    def step(self, obj):
+        return len(obj.prefix)
+
+
+# --- model-assisted labeling (docs/model-assisted.md) ------------------------------------------
+from labeling.models import Adjudication, DisagreementItem  # noqa: E402
+
+
+@admin.register(DisagreementItem)
+class DisagreementItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "generation", "solution_id", "reason", "strength")
+    list_filter = ("project", "reason")
+    raw_id_fields = ("solution", "generation")
+
+
+@admin.register(Adjudication)
+class AdjudicationAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "solution_id", "first_error", "adjudicated_by", "updated_at")
+    list_filter = ("project",)
+    raw_id_fields = ("solution", "adjudicated_by")

@@ -7,13 +7,21 @@ _BOXED = ("\\boxed", "\\fbox")
 
 
 def last_boxed(text: str) -> str | None:
-    """Contents of the last `\\boxed{...}` (or `\\fbox{...}`) in `text`, braces balanced."""
-    start = max(text.rfind(marker) for marker in _BOXED)
+    """Contents of the last `\\boxed{...}` (or `\\fbox{...}`) in `text`, braces balanced (None
+    when unbalanced); `\\boxed 5` without braces gives the text up to the next `$`."""
+    start, marker = max((text.rfind(marker), marker) for marker in _BOXED)
     if start < 0:
         return None
-    brace = text.find("{", start)
-    if brace < 0:
-        return None
+    after = start + len(marker)
+    rest = text[after:]
+    body = rest.lstrip()
+    if not body.startswith("{"):
+        # `\boxed 5` (no braces): as MATH's reference code reads it (hendrycks/math,
+        # math_equivalence's last_boxed_only_string), the text after the space up to a `$`
+        if not rest.startswith(" "):
+            return None
+        return rest[1:].split("$")[0].strip() or None
+    brace = after + len(rest) - len(body)
     depth = 0
     for i in range(brace, len(text)):
         if text[i] == "{":

@@ -86,3 +86,27 @@ def _default(field, now):
     if isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
         return now
     return field.get_default()
+
+
+SQLITE_ANALYSIS_LIMIT = 1000  # rows SQLite's ANALYZE samples per index: bounded time
+
+
+def analyze(tables: dict[type[Model], tuple[str, ...]]) -> None:
+    """Fresh planner statistics for tables just bulk-written (issue 15: without them the
+    next-task query scans every open task), inside the writing transaction, which ANALYZE
+    sees. `tables`: model -> the columns to analyze on PostgreSQL (empty: all); naming them
+    leaves out wide text and JSON columns, whose statistics cost most of the time and serve no
+    query plan. SQLite analyzes indexes, with a bounded sample."""
+    quote = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        parts = []
+        for model, columns in tables.items():
+            names = ", ".join(quote(model._meta.get_field(c).column) for c in columns)
+            parts.append(quote(model._meta.db_table) + (f" ({names})" if names else ""))
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE " + ", ".join(parts))
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}")
+        for model in tables:
+            cursor.execute(f"ANALYZE {quote(model._meta.db_table)}")

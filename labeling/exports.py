@@ -3,11 +3,11 @@
 Every format reads the same rows: a project's submitted labelings, filtered (`LabelingFilter`),
 in the order they were stored, streamed from a server-side cursor on PostgreSQL.
 
-- `prm800k`: PRM800K JSON Lines, byte for byte what `export_prm800k` writes (the export's
-  record builder, `labeling_line`).
+- `prm800k`: PRM800K JSON Lines through the one PRM800K writer
+  (`labeling.services.prm800k_export.prm800k_write`, also behind `manage.py export_prm800k`).
 - `training_jsonl` / `training_parquet`: one row per labeling, `prompt` (the problem),
   `completions` (the steps up to and including the first Negative one) and `labels` (one per
-  step), built by the PRM training recipe (`active_learning.prm.data.from_label_steps`): give_up
+  step), built by the PRM training recipe (`training_recipe.prm800k.from_label_steps`): give_up
   and bad_problem labelings are dropped, a quality-control solution counts once, a human Neutral
   maps as `neutral` says. With `neutral` = positive or negative the labels are booleans (True: a
   good step), the stepwise-supervision layout of TRL's PRMTrainer; with `own` they are classes
@@ -24,10 +24,18 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from active_learning.prm.data import POSITIVE, NeutralAs, from_label_steps
 from labeling import prm800k
 from labeling.models import ExportFormat, Labeling, LabelingStatus, Project
-from labeling.services.prm800k_export import EXPORT_CHUNK, labeling_line
+from labeling.services.prm800k_export import (
+    EXPORT_CHUNK,
+    prm800k_write,
+    with_adjudication,
+    with_progress,
+)
+
+# The PRM800K training recipe, shared with the PRM library (Django-free and torch-free); other
+# labeling modules take NeutralAs from here.
+from training_recipe.prm800k import POSITIVE, NeutralAs, from_label_steps
 
 Progress = Callable[[int], None]
 ROW_GROUP_ROWS = 5000  # rows buffered per Parquet row group
@@ -42,9 +50,15 @@ EXTENSIONS = {
 OPTION_KEYS = ("neutral",)  # format options kept beside the filters in `ExportJob.filters`
 
 
+class FilterError(ValueError):
+    """The export's filters are invalid (the message: the filter form's errors as JSON). Its
+    own type, so that no other ValueError (a UnicodeEncodeError deep in a query, say) is ever
+    reported as "Invalid filters"."""
+
+
 def export_queryset(project: Project, filters: dict | None = None):
     """The submitted labelings of `project` matching `filters` (the labeling filter's query
-    parameters), in storage order. ValueError when a filter is invalid."""
+    parameters), in storage order. FilterError when a filter is invalid."""
     from labeling.research_filters import LabelingFilter  # imports django-filter
 
     queryset = (
@@ -55,32 +69,20 @@ def export_queryset(project: Project, filters: dict | None = None):
     params = {k: v for k, v in (filters or {}).items() if k not in OPTION_KEYS}
     filterset = LabelingFilter(data=params, queryset=queryset)
     if not filterset.is_valid():
-        raise ValueError(json.dumps(filterset.errors))
+        raise FilterError(json.dumps(filterset.errors))
     return filterset.qs.order_by("id")
 
 
 def _stream(queryset, progress: Progress | None) -> Iterator[Labeling]:
-    count = 0
-    for labeling in queryset.iterator(chunk_size=EXPORT_CHUNK):
-        yield labeling
-        count += 1
-        if progress and count % EXPORT_CHUNK == 0:
-            progress(count)
-    if progress:
-        progress(count)
+    return with_progress(queryset.iterator(chunk_size=EXPORT_CHUNK), progress)
 
 
 # --- PRM800K ----------------------------------------------------------------------------------
 
 
 def write_prm800k(queryset, path: Path, progress: Progress | None = None, **_) -> int:
-    rows = 0
-    with open(path, "w", encoding="ascii", newline="") as out:
-        for labeling in _stream(queryset, progress):
-            out.write(labeling_line(labeling))
-            out.write("\n")
-            rows += 1
-    return rows
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        return prm800k_write(_stream(with_adjudication(queryset), progress), out)
 
 
 # --- PRM training -----------------------------------------------------------------------------

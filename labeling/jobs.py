@@ -53,11 +53,11 @@ def export_job_create(
     *, user: User, project: Project, export_format: str, filters: dict
 ) -> ExportJob:
     """Queue an export; the filters are checked now, so a bad one is a 400, not a failed job."""
-    from labeling.exports import export_queryset
+    from labeling.exports import FilterError, export_queryset
 
     try:
         export_queryset(project, filters)
-    except ValueError as exc:
+    except FilterError as exc:
         raise ApplicationError(f"Invalid filters: {exc}") from None
     job = ExportJob.objects.create(
         created_by=user, project=project, format=export_format, filters=filters

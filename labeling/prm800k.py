@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from labeling.text_policy import ImportLimits
+
 TOP_KEYS = (
     "labeler",
     "timestamp",
@@ -38,6 +40,8 @@ HUMAN_COMPLETION_KEYS = ("text", "rating", "source", "flagged")
 FINISH_REASONS = ("found_error", "solution", "give_up", "bad_problem")
 RATINGS = (-1, 0, 1)
 ANSWER_MARKER = "# Answer\n\n"
+MAX_GENERATION = 2**31 - 1  # generation numbers are 32-bit integers
+MAX_TOTAL_TIME = 2**63 - 1  # milliseconds, a 64-bit integer
 
 
 class RecordError(ValueError):
@@ -82,14 +86,18 @@ def _require(obj: dict, key: str, where: str) -> Any:
     return obj[key]
 
 
+def _shown(value: Any) -> str:
+    """A value for an error message: numbers and booleans as JSON (a huge one cut short),
+    anything else by its type."""
+    if _type_name(value) not in ("integer", "number", "boolean"):
+        return _type_name(value)
+    text = json.dumps(value)
+    return text if len(text) <= 24 else f"{text[:20]}... ({len(text)} digits)"
+
+
 def _check(ok: bool, field: str, expected: str, value: Any) -> None:
     if not ok:
-        shown = (
-            json.dumps(value)
-            if _type_name(value) in ("integer", "number", "boolean")
-            else _type_name(value)
-        )
-        raise RecordError(f"{field}: must be {expected}, got {shown}")
+        raise RecordError(f"{field}: must be {expected}, got {_shown(value)}")
 
 
 def _check_rating(value: Any, field: str) -> None:
@@ -103,8 +111,11 @@ def _check_flag(value: Any, field: str) -> None:
     _check(value is None or isinstance(value, bool), field, "true, false or null", value)
 
 
-def validate_record(record: Any) -> None:
-    """Raise RecordError naming the first field that does not fit the PRM800K layout."""
+def validate_record(record: Any, limits: ImportLimits | None = None) -> None:
+    """Raise RecordError naming the first field that does not fit the PRM800K layout, or that
+    passes a size limit (`limits`: steps per labeling and per pre-generated solution,
+    completions per step). The texts are checked elsewhere (`labeling.text_policy`)."""
+    limits = limits or ImportLimits()
     _check(isinstance(record, dict), "record", "an object", record)
     labeler = _require(record, "labeler", "")
     _check(isinstance(labeler, str), "labeler", "a UUID string", labeler)
@@ -115,15 +126,19 @@ def validate_record(record: Any) -> None:
     timestamp = _require(record, "timestamp", "")
     _check(isinstance(timestamp, str), "timestamp", "an ISO 8601 string", timestamp)
     try:
-        datetime.fromisoformat(timestamp)
+        parse_timestamp(timestamp)
     except ValueError:
         raise RecordError(f"timestamp: not an ISO 8601 date-time: {timestamp!r}") from None
+    except OverflowError:
+        raise RecordError(f"timestamp: out of range in UTC: {timestamp!r}") from None
     generation = _require(record, "generation", "")
     _check(
         generation is None or _is_int(generation), "generation", "an integer or null", generation
     )
-    if generation is not None and generation < -1:
-        raise RecordError(f"generation: must be -1 or more, got {generation}")
+    if generation is not None and not -1 <= generation <= MAX_GENERATION:
+        raise RecordError(
+            f"generation: must be from -1 to {MAX_GENERATION}, got {_shown(generation)}"
+        )
     for key in ("is_quality_control_question", "is_initial_screening_question"):
         value = _require(record, key, "")
         _check(isinstance(value, bool), key, "true or false", value)
@@ -144,6 +159,7 @@ def validate_record(record: Any) -> None:
     if "pre_generated_steps" in question:
         pre_steps = question["pre_generated_steps"]
         _check(isinstance(pre_steps, list), "question.pre_generated_steps", "an array", pre_steps)
+        _check_count(len(pre_steps), "question.pre_generated_steps", limits.max_steps)
         for i, text in enumerate(pre_steps):
             _check(isinstance(text, str), f"question.pre_generated_steps[{i}]", "a string", text)
     if "pre_generated_verifier_score" in question:
@@ -159,13 +175,14 @@ def validate_record(record: Any) -> None:
     _check(isinstance(label, dict), "label", "an object", label)
     steps = _require(label, "steps", "label.")
     _check(isinstance(steps, list), "label.steps", "an array", steps)
+    _check_count(len(steps), "label.steps", limits.max_steps)
     for i, step in enumerate(steps):
-        _validate_step(step, f"label.steps[{i}]")
+        _validate_step(step, f"label.steps[{i}]", limits)
     total_time = _require(label, "total_time", "label.")
     _check(
-        total_time is None or (_is_number(total_time) and total_time >= 0),
+        total_time is None or (_is_number(total_time) and 0 <= total_time <= MAX_TOTAL_TIME),
         "label.total_time",
-        "a non-negative number of milliseconds or null",
+        f"a number of milliseconds from 0 to {MAX_TOTAL_TIME} or null",
         total_time,
     )
     finish_reason = _require(label, "finish_reason", "label.")
@@ -176,7 +193,19 @@ def validate_record(record: Any) -> None:
         )
 
 
-def _validate_step(step: Any, where: str) -> None:
+def _check_count(count: int, field: str, limit: int) -> None:
+    if count > limit:
+        what, setting = (
+            ("completions", "IMPORT_MAX_COMPLETIONS")
+            if field.endswith("completions")
+            else ("steps", "IMPORT_MAX_STEPS")
+        )
+        raise RecordError(
+            f"{field}: {count:,} {what}; at most {limit:,} are allowed (setting {setting})"
+        )
+
+
+def _validate_step(step: Any, where: str, limits: ImportLimits) -> None:
     _check(isinstance(step, dict), where, "an object", step)
     completions = _require(step, "completions", f"{where}.")
     _check(
@@ -185,6 +214,7 @@ def _validate_step(step: Any, where: str) -> None:
         "an array or null",
         completions,
     )
+    _check_count(len(completions or ()), f"{where}.completions", limits.max_completions)
     for j, completion in enumerate(completions or ()):
         field = f"{where}.completions[{j}]"
         _check(isinstance(completion, dict), field, "an object", completion)
@@ -218,11 +248,13 @@ def _validate_step(step: Any, where: str) -> None:
 
 
 def parse_timestamp(value: str) -> datetime:
-    """PRM800K timestamps carry no zone; they are UTC."""
+    """PRM800K timestamps carry no zone; they are UTC. One with an offset is converted to UTC
+    (PostgreSQL refuses offsets that Python accepts, such as +17:18). ValueError for a text
+    that is not ISO 8601, OverflowError for one that leaves the calendar in UTC."""
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def format_timestamp(value: datetime) -> str:

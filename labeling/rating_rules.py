@@ -33,7 +33,8 @@ def parse_marks(raw, step_count: int) -> list[StepMark]:
         if not isinstance(item, dict):
             raise DraftError(f"steps[{i}]: must be an object")
         rating = item.get("rating")
-        if rating is not None and (isinstance(rating, bool) or rating not in RATINGS):
+        # an int exactly: JSON's 1.0 equals 1 but would be stored as a float
+        if rating is not None and (type(rating) is not int or rating not in RATINGS):
             raise DraftError(f"steps[{i}].rating: must be -1, 0, 1 or null")
         flagged = item.get("flagged", False)
         if not isinstance(flagged, bool):

@@ -1,30 +1,30 @@
-"""The researcher API: read-only resources (problems, solutions, generations, labelings as
-PRM800K records, model versions), background export and import jobs, and API tokens.
+"""The researcher API: read-only resources (problems, generations, labelings as PRM800K
+records), background export and import jobs, and API tokens. Solutions (with the loop's PRM
+scores) and model versions are active_learning/research_api.py, on the base classes here.
 
-Access: leads see every project, researchers the projects they are members of; annotators get
-403 from every resource here (they use the assignment API), except their own API tokens.
+Access (labeling/permissions.py): leads see every project, researchers the projects they are
+members of; annotators get 403 from every resource here (they use the assignment API), except
+their own API tokens.
 """
 
 from pathlib import Path
 
 from django.contrib.auth import authenticate
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from active_learning.models import ModelVersion, SolutionScore
-from labeling import api_schema, jobs, research_auth  # noqa: F401 (api_schema: OpenAPI)
-from labeling.errors import ApplicationError
+from labeling import jobs, login_limits, research_auth
+from labeling.errors import Conflict
 from labeling.models import (
     ApiToken,
     ExportJob,
@@ -34,16 +34,12 @@ from labeling.models import (
     Labeling,
     LabelingStatus,
     Problem,
-    Project,
-    Role,
-    Solution,
-    User,
 )
+from labeling.permissions import IsLeadOrResearcher, research_projects
 from labeling.research_filters import (
+    GenerationFilter,
     LabelingFilter,
-    ModelVersionFilter,
     ProblemFilter,
-    SolutionFilter,
 )
 from labeling.serializers import (
     ApiTokenSerializer,
@@ -51,40 +47,10 @@ from labeling.serializers import (
     GenerationSerializer,
     ImportJobSerializer,
     LabelingSerializer,
-    ModelVersionDetailSerializer,
-    ModelVersionSerializer,
     NewApiTokenSerializer,
     ProblemSerializer,
-    SolutionDetailSerializer,
-    SolutionSerializer,
     TokenObtainSerializer,
 )
-
-
-def is_researcher(user: User) -> bool:
-    """Leads and researchers (and superusers) use the researcher surface; annotators do not."""
-    return bool(
-        user
-        and user.is_authenticated
-        and (user.is_superuser or user.role in (Role.LEAD, Role.RESEARCHER))
-    )
-
-
-def research_projects(user: User):
-    """Projects whose data the user may read, export and import: every project for leads,
-    the projects they are members of for researchers, none for annotators."""
-    if not is_researcher(user):
-        return Project.objects.none()
-    if user.is_superuser or user.role == Role.LEAD:
-        return Project.objects.all()
-    return Project.objects.filter(members=user)
-
-
-class IsResearcherOrLead(permissions.BasePermission):
-    message = "Only researchers and project leads may use this."
-
-    def has_permission(self, request, view):
-        return is_researcher(request.user)
 
 
 class Pagination(PageNumberPagination):
@@ -94,7 +60,7 @@ class Pagination(PageNumberPagination):
 
 
 class ResearchViewSet(viewsets.GenericViewSet):
-    permission_classes = [IsResearcherOrLead]
+    permission_classes = [IsLeadOrResearcher]
     pagination_class = Pagination
     filter_backends = [DjangoFilterBackend]
 
@@ -103,6 +69,9 @@ class ResearchViewSet(viewsets.GenericViewSet):
 
 
 class ProblemViewSet(ResearchViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Problems: text, reference solution and answer, subject, level, external id (e.g.
+    MATH's `unique_id`)."""
+
     serializer_class = ProblemSerializer
     filterset_class = ProblemFilter
 
@@ -110,27 +79,12 @@ class ProblemViewSet(ResearchViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         return self.in_my_projects(Problem.objects.order_by("id"))
 
 
-class SolutionViewSet(ResearchViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    """Candidate solutions with their grade (`is_correct`) and the current PRM score
-    (`prm_score`); the detail adds every model version's score and step scores."""
-
-    filterset_class = SolutionFilter
-
-    def get_serializer_class(self):
-        return SolutionDetailSerializer if self.action == "retrieve" else SolutionSerializer
-
-    def get_queryset(self):
-        queryset = self.in_my_projects(Solution.objects.order_by("id"))
-        if self.action == "retrieve":
-            queryset = queryset.prefetch_related(
-                Prefetch("prm_scores", queryset=SolutionScore.objects.order_by("model_version_id"))
-            )
-        return queryset
-
-
 class GenerationViewSet(ResearchViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Generations (batches queued for labeling): number (-1 is the screening set), the
+    strategy and parameters that chose them, their size."""
+
     serializer_class = GenerationSerializer
-    filterset_fields = ["project", "number"]
+    filterset_class = GenerationFilter
 
     def get_queryset(self):
         return self.in_my_projects(
@@ -153,31 +107,13 @@ class LabelingViewSet(ResearchViewSet, mixins.ListModelMixin, mixins.RetrieveMod
         )
 
 
-class ModelVersionViewSet(ResearchViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    filterset_class = ModelVersionFilter
-
-    def get_serializer_class(self):
-        return ModelVersionDetailSerializer if self.action == "retrieve" else ModelVersionSerializer
-
-    def get_queryset(self):
-        queryset = self.in_my_projects(ModelVersion.objects.order_by("-id"))
-        if self.action == "list":
-            queryset = queryset.defer("log")
-        return queryset
-
-
-class ServiceErrors:
-    def handle_exception(self, exc):
-        if isinstance(exc, ApplicationError):
-            exc = ValidationError({"detail": exc.message, "errors": exc.details})
-        return super().handle_exception(exc)
-
-
 @extend_schema_view(
     create=extend_schema(description="Queue an export; poll the job until `status` is `done`."),
+    destroy=extend_schema(
+        responses={204: None, 409: OpenApiResponse(description="The export is running.")}
+    ),
 )
 class ExportJobViewSet(
-    ServiceErrors,
     ResearchViewSet,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -203,7 +139,7 @@ class ExportJobViewSet(
 
     def perform_destroy(self, instance):
         if instance.status == JobStatus.RUNNING:
-            raise ApplicationError("The export is running; delete it when it has finished.")
+            raise Conflict("The export is running; delete it when it has finished.")
         jobs.job_files_remove(instance)
         instance.delete()
 
@@ -219,10 +155,7 @@ class ExportJobViewSet(
         job = self.get_object()
         path = Path(job.file) if job.file else None
         if job.status != JobStatus.DONE or path is None or not path.is_file():
-            return Response(
-                {"detail": f"The export is {job.get_status_display().lower()}, not ready."},
-                status=status.HTTP_409_CONFLICT,
-            )
+            raise Conflict(f"The export is {job.get_status_display().lower()}, not ready.")
         return FileResponse(
             open(path, "rb"),  # FileResponse closes it
             as_attachment=True,
@@ -232,7 +165,6 @@ class ExportJobViewSet(
 
 
 class ImportJobViewSet(
-    ServiceErrors,
     ResearchViewSet,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -264,7 +196,6 @@ class ImportJobViewSet(
 
 
 class TokenViewSet(
-    ServiceErrors,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
@@ -274,7 +205,7 @@ class TokenViewSet(
 
     serializer_class = ApiTokenSerializer
     permission_classes = [permissions.IsAuthenticated]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [research_auth.ClientAddressThrottle]
     throttle_scope = "tokens"
     pagination_class = None
 
@@ -294,12 +225,14 @@ class TokenViewSet(
         return Response(NewApiTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
 
-class TokenObtainView(ServiceErrors, APIView):
-    """Exchange a user name and password for a new named token (rate-limited per address)."""
+class TokenObtainView(APIView):
+    """Exchange a user name and password for a new named token, under the same password-guessing
+    limits as the login form (labeling.login_limits; 429 with Retry-After past one), and a rate
+    limit per client address on requests of any outcome."""
 
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [research_auth.ClientAddressThrottle]
     throttle_scope = "token_obtain"
 
     @extend_schema(
@@ -309,11 +242,17 @@ class TokenObtainView(ServiceErrors, APIView):
     def post(self, request):
         data = TokenObtainSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        attempt = login_limits.login_attempt_begin(
+            request=request, username=data.validated_data["username"]
+        )
+        if attempt.refused:
+            raise Throttled(wait=attempt.retry_after, detail=login_limits.REFUSED_MESSAGE)
         user = authenticate(
             request,
             username=data.validated_data["username"],
             password=data.validated_data["password"],
         )
+        login_limits.login_attempt_end(attempt, success=user is not None)
         if user is None:
             raise ValidationError({"detail": "Unknown user name or wrong password."})
         token, key = research_auth.token_create(user=user, name=data.validated_data["name"])

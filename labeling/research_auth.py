@@ -2,22 +2,32 @@
 slows down password guessing.
 
 Tokens: a user may hold several named tokens (one per script or machine) and revoke each on its
-own. The key is shown once; the database keeps its sha256, so a leaked database leaks no key.
+own. The key is shown once; the database keeps only its sha256, so a leaked database (or backup)
+leaks no key. There is no other kind of token: DRF's `authtoken` table, which kept keys in
+plaintext, was converted to these and dropped (migration `drop_plaintext_drf_tokens`).
+
+Lookups are cached: an authenticated request whose key was seen in the last
+TOKEN_CACHE_SECONDS costs no database query. Revoking a token, deleting it (or its user), and
+saving its user (deactivation, a new role) delete the cached entries at once, so they take
+effect on the next request. Were the cache unreachable at that moment, an entry it had kept
+would live at most TOKEN_CACHE_SECONDS longer.
 """
 
 import hashlib
-import re
 import secrets
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+from rest_framework.throttling import ScopedRateThrottle
 
+from labeling import login_limits
 from labeling.models import ApiToken, User
 
 KEY_BYTES = 30  # 40 characters of URL-safe base64
@@ -25,22 +35,16 @@ PREFIX_LENGTH = 8
 MAX_TOKENS_PER_USER = 50
 # `last_used_at` is written at most this often per token (a write per request would be waste).
 LAST_USED_RESOLUTION = timedelta(minutes=5)
+# A looked-up token (with its user) is reused from the cache for this long; see the docstring.
+TOKEN_CACHE_SECONDS = 60
 
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-_DRF_KEY = re.compile(r"[0-9a-f]{40}")
-
-
-def _new_key() -> str:
-    """A key that can never be mistaken for one of DRF's own (40 lowercase hex characters), so
-    authentication can tell them apart without a database read."""
-    while True:
-        key = secrets.token_urlsafe(KEY_BYTES)
-        if not _DRF_KEY.fullmatch(key):
-            return key
+def _cache_key(key_hash: str) -> str:
+    return f"api-token:{key_hash}"
 
 
 def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
@@ -50,6 +54,12 @@ def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     name = name.strip()
     if not name:
         raise ApplicationError("A token needs a name.")
+    from labeling.text_policy import TextError, check_text
+
+    try:  # the same text policy as every other stored text (the HTML form posts raw text)
+        check_text(name, "name", ApiToken._meta.get_field("name").max_length)
+    except TextError as exc:
+        raise ApplicationError(str(exc)) from None
     with transaction.atomic():
         # Lock the user row so two concurrent creations cannot both pass the limit.
         User.objects.select_for_update().filter(pk=user.pk).first()
@@ -57,7 +67,7 @@ def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
             raise ApplicationError(
                 f"You already have {MAX_TOKENS_PER_USER} tokens; revoke one first."
             )
-        key = _new_key()
+        key = secrets.token_urlsafe(KEY_BYTES)
         token = ApiToken.objects.create(
             user=user, name=name[:100], key_hash=_digest(key), prefix=key[:PREFIX_LENGTH]
         )
@@ -65,26 +75,56 @@ def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def token_revoke(*, user: User, token_id: int) -> bool:
-    """Delete one of the user's own tokens; False if there is no such token of theirs."""
+    """Delete one of the user's own tokens (it stops working at once); False if there is no
+    such token of theirs."""
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return bool(deleted)
 
 
+def _forget(key_hashes) -> None:
+    keys = [_cache_key(h) for h in key_hashes]
+    if keys:
+        cache.delete_many(keys)
+
+
+@receiver(post_delete, sender=ApiToken)
+def _token_deleted(sender, instance, **kwargs):
+    _forget([instance.key_hash])
+    # and again after the deleting transaction commits: a request that read the row just
+    # before the delete may have cached it meanwhile
+    transaction.on_commit(lambda: _forget([instance.key_hash]))
+
+
+@receiver(post_save, sender=User)
+def _user_saved(sender, instance, created, update_fields=None, **kwargs):
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # every login saves this; it changes nothing a token grants
+    if not created:  # a new user has no tokens yet
+        hashes = list(ApiToken.objects.filter(user=instance).values_list("key_hash", flat=True))
+        _forget(hashes)
+        transaction.on_commit(lambda: _forget(hashes))
+
+
 class ApiTokenAuthentication(authentication.TokenAuthentication):
-    """`Authorization: Token <key>` for keys of named tokens. A key that is not one of them is
-    left to the next authentication class (DRF's own tokens), which rejects unknown keys."""
+    """`Authorization: Token <key>`: the key of a named token, looked up by its sha256
+    (cached; see the module docstring). Unknown keys are 401."""
 
     def authenticate_credentials(self, key):
-        if not key or _DRF_KEY.fullmatch(key):  # DRF's token: the next class reads it
-            return None
-        token = ApiToken.objects.filter(key_hash=_digest(key)).select_related("user").first()
+        key_hash = _digest(key)
+        cached = cache.get(_cache_key(key_hash))
+        if cached is not None:
+            token, user = cached
+            return user, token
+        token = ApiToken.objects.filter(key_hash=key_hash).select_related("user").first()
         if token is None:
-            return None
+            raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+        cache.set(_cache_key(key_hash), (token, token.user), timeout=TOKEN_CACHE_SECONDS)
         return token.user, token
 
 
@@ -101,42 +141,33 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
+class ClientAddressThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle, keyed on `login_limits.client_address` (which believes
+    X-Forwarded-For only from TRUSTED_PROXIES) instead of DRF's own reading of the header."""
+
+    def get_ident(self, request):
+        return login_limits.client_address(request)
+
+
 # --- the login form ---------------------------------------------------------------------------
 
 
-def _client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
-def _failures_key(request, username: str) -> str:
-    digest = hashlib.sha256(f"{_client_address(request)}|{username.lower()}".encode()).hexdigest()
-    return f"login-failures:{digest}"
-
-
 class ThrottledLoginView(auth_views.LoginView):
-    """Django's login view, refusing (429) a client address and user name pair after
-    `LOGIN_FAILURE_LIMIT` failed attempts within `LOGIN_FAILURE_WINDOW_SECONDS`. A successful
-    login clears the count. The count lives in the cache (shared via Redis in production)."""
+    """Django's login view under the password-guessing limits of `labeling.login_limits`: an
+    attempt past a limit is refused (429, with `Retry-After`) without checking its password."""
 
     def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")
-        key = _failures_key(request, username)
-        if cache.get(key, 0) >= settings.LOGIN_FAILURE_LIMIT:
+        attempt = login_limits.login_attempt_begin(
+            request=request, username=request.POST.get("username", "")
+        )
+        if attempt.refused:
             form = self.get_form()
             form.errors.clear()
-            form.add_error(
-                None, "Too many failed attempts for this account. Wait a while and try again."
-            )
+            form.add_error(None, login_limits.REFUSED_MESSAGE)
             response = self.render_to_response(self.get_context_data(form=form))
             response.status_code = 429
-            response["Retry-After"] = str(settings.LOGIN_FAILURE_WINDOW_SECONDS)
+            response["Retry-After"] = str(attempt.retry_after)
             return response
         response = super().post(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            cache.delete(key)
-        else:
-            try:
-                cache.incr(key)
-            except ValueError:  # not in the cache yet
-                cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        login_limits.login_attempt_end(attempt, success=request.user.is_authenticated)
         return response

@@ -5,12 +5,13 @@ import uuid
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
-from active_learning.models import ModelStatus, ModelVersion
-from labeling.models import FinishReason, Labeling, Problem, Solution
+from labeling.input_rules import INT16, INT32, INT64, text_policy
+from labeling.models import FinishReason, Generation, Labeling, Problem, Solution
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -32,22 +33,30 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class IntegerColumnFilter(django_filters.NumberFilter):
-    """A NumberFilter on an integer column: a value outside the 64-bit range matches nothing,
-    on every database (PostgreSQL compares it as a numeric; SQLite would overflow: a 500)."""
+    """A filter on an integer column: a whole number within the column's range (`bounds`;
+    default 64-bit, as ids), else a 400 that names the parameter, on every database. (A value
+    the column cannot hold is an error in the request, not a search that finds nothing: issue
+    13, "integers out of range give 400 everywhere".)"""
 
-    def filter(self, qs, value):
-        if value not in (None, "") and not (-(2**63) <= value < 2**63):
-            return qs.none()
-        return super().filter(qs, value)
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, bounds: tuple[int, int] = INT64, **kwargs):
+        kwargs.setdefault("min_value", bounds[0])
+        kwargs.setdefault("max_value", bounds[1])
+        super().__init__(*args, **kwargs)
 
 
 class LabelingFilter(django_filters.FilterSet):
     project = IntegerColumnFilter(field_name="project_id")
     generation = IntegerColumnFilter(
-        field_name="generation__number", help_text="Generation number (-1: screening)."
+        field_name="generation__number",
+        bounds=INT32,
+        help_text="Generation number (-1: screening).",
     )
     labeler = django_filters.CharFilter(
-        method="filter_labeler", help_text="A labeler's user name or PRM800K labeler UUID."
+        method="filter_labeler",
+        validators=[text_policy],
+        help_text="A labeler's user name or PRM800K labeler UUID.",
     )
     submitted_after = UtcIsoDateTimeFilter(
         field_name="submitted_at", lookup_expr="gte", help_text="Submitted at or after (ISO 8601)."
@@ -75,7 +84,7 @@ class LabelingFilter(django_filters.FilterSet):
 class ProblemFilter(django_filters.FilterSet):
     project = IntegerColumnFilter(field_name="project_id")
     subject = django_filters.CharFilter()
-    level = IntegerColumnFilter()
+    level = IntegerColumnFilter(bounds=INT16)
     external_id = django_filters.CharFilter()
     search = django_filters.CharFilter(field_name="text", lookup_expr="icontains")
 
@@ -88,7 +97,7 @@ class SolutionFilter(django_filters.FilterSet):
     project = IntegerColumnFilter(field_name="project_id")
     problem = IntegerColumnFilter(field_name="problem_id")
     generation = IntegerColumnFilter(
-        field_name="generation_items__generation__number", distinct=True
+        field_name="generation_items__generation__number", bounds=INT32, distinct=True
     )
     is_correct = django_filters.BooleanFilter()
     graded = django_filters.BooleanFilter(
@@ -104,11 +113,10 @@ class SolutionFilter(django_filters.FilterSet):
         fields = []
 
 
-class ModelVersionFilter(django_filters.FilterSet):
+class GenerationFilter(django_filters.FilterSet):
     project = IntegerColumnFilter(field_name="project_id")
-    status = django_filters.ChoiceFilter(choices=ModelStatus.choices)
-    is_current = django_filters.BooleanFilter()
+    number = IntegerColumnFilter(bounds=INT32, help_text="Generation number (-1: screening).")
 
     class Meta:
-        model = ModelVersion
+        model = Generation
         fields = []

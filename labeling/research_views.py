@@ -4,22 +4,23 @@ and a per-line error report, background exports with downloads) and the user's A
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from active_learning.prm.data import NeutralAs
 from labeling import jobs, research_auth
 from labeling.errors import ApplicationError
+from labeling.exports import NeutralAs
+from labeling.input_rules import INT32, text_policy
 from labeling.models import ExportFormat, ExportJob, FinishReason, ImportJob, ImportKind, JobStatus
-from labeling.research_api import is_researcher, research_projects
+from labeling.permissions import require_researcher, research_project
 
 
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=ExportFormat.choices)
-    generation = forms.IntegerField(required=False, min_value=-1)
-    labeler = forms.CharField(required=False, max_length=150, help_text="user name or UUID")
+    generation = forms.IntegerField(required=False, min_value=-1, max_value=INT32[1])
+    labeler = forms.CharField(
+        required=False, max_length=150, help_text="user name or UUID", validators=[text_policy]
+    )
     submitted_after = forms.DateTimeField(required=False, help_text="e.g. 2026-11-01")
     submitted_before = forms.DateTimeField(required=False)
     finish_reason = forms.MultipleChoiceField(
@@ -59,18 +60,17 @@ class ExportForm(forms.Form):
 class ImportForm(forms.Form):
     kind = forms.ChoiceField(choices=ImportKind.choices)
     generation = forms.IntegerField(
-        required=False, min_value=-1, help_text="solutions only; empty: a new generation"
+        required=False,
+        min_value=-1,
+        max_value=INT32[1],
+        help_text="solutions only; empty: a new generation",
     )
     file = forms.FileField()
 
 
 def _project(request, project_id: int):
-    if not is_researcher(request.user):
-        raise PermissionDenied("Only researchers and project leads import and export.")
-    project = research_projects(request.user).filter(pk=project_id).first()
-    if project is None:
-        raise Http404("No such project.")
-    return project
+    require_researcher(request.user, "Only researchers and project leads import and export.")
+    return research_project(request.user, project_id)  # NotFound: a 404 page
 
 
 def _jobs_context(project):

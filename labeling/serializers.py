@@ -3,12 +3,17 @@
 import json
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from active_learning.models import ModelVersion, SolutionScore
-from active_learning.prm.data import NeutralAs
+from labeling.exports import NeutralAs
+from labeling.input_rules import (
+    INT32,
+    INT64,
+    ColumnBoundsModelSerializer,
+    KnownFieldsSerializer,
+    text_policy,
+)
 from labeling.models import (
     ApiToken,
     ExportFormat,
@@ -21,6 +26,7 @@ from labeling.models import (
     Problem,
     Solution,
 )
+from labeling.permissions import research_projects
 from labeling.services.prm800k_export import labeling_record
 
 
@@ -38,12 +44,6 @@ class ProblemSerializer(serializers.ModelSerializer):
             "external_id",
             "created_at",
         ]
-
-
-class SolutionScoreSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = SolutionScore
-        fields = ["model_version", "score", "step_scores", "truncated", "created_at"]
 
 
 class SolutionSerializer(serializers.ModelSerializer):
@@ -68,19 +68,57 @@ class SolutionSerializer(serializers.ModelSerializer):
         ]
 
 
-class SolutionDetailSerializer(SolutionSerializer):
-    prm_scores = SolutionScoreSerializer(many=True, read_only=True)
-
-    class Meta(SolutionSerializer.Meta):
-        fields = [*SolutionSerializer.Meta.fields, "prm_scores"]
-
-
 class GenerationSerializer(serializers.ModelSerializer):
     solution_count = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Generation
         fields = ["id", "project", "number", "strategy", "params", "solution_count", "created_at"]
+
+
+class Prm800kCompletionSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    rating = serializers.IntegerField(
+        allow_null=True, min_value=-1, max_value=1, help_text="-1, 0, 1, or null (not rated)"
+    )
+    flagged = serializers.BooleanField(allow_null=True, help_text="unsure")
+
+
+class Prm800kStepSerializer(serializers.Serializer):
+    completions = Prm800kCompletionSerializer(many=True)
+    human_completion = serializers.JSONField(
+        allow_null=True, help_text="the labeler's own step (phase 1), as released; else null"
+    )
+    chosen_completion = serializers.IntegerField(allow_null=True, min_value=0, max_value=INT32[1])
+
+
+class Prm800kQuestionSerializer(serializers.Serializer):
+    problem = serializers.CharField()
+    ground_truth_solution = serializers.CharField(required=False)
+    ground_truth_answer = serializers.CharField(allow_null=True)
+    pre_generated_steps = serializers.ListField(child=serializers.CharField(), required=False)
+    pre_generated_answer = serializers.CharField(required=False, allow_null=True)
+    pre_generated_verifier_score = serializers.FloatField(required=False, allow_null=True)
+
+
+class Prm800kLabelSerializer(serializers.Serializer):
+    steps = Prm800kStepSerializer(many=True)
+    total_time = serializers.IntegerField(
+        help_text="milliseconds", allow_null=True, min_value=0, max_value=INT64[1]
+    )
+    finish_reason = serializers.ChoiceField(choices=FinishReason.choices)
+
+
+class Prm800kRecordSerializer(serializers.Serializer):
+    """One PRM800K line, as documented in PRM800K-FORMAT.md (docs/formats.md)."""
+
+    labeler = serializers.CharField()
+    timestamp = serializers.CharField()
+    generation = serializers.IntegerField(allow_null=True, min_value=0, max_value=INT32[1])
+    is_quality_control_question = serializers.BooleanField()
+    is_initial_screening_question = serializers.BooleanField()
+    question = Prm800kQuestionSerializer()
+    label = Prm800kLabelSerializer()
 
 
 class LabelingSerializer(serializers.ModelSerializer):
@@ -112,35 +150,11 @@ class LabelingSerializer(serializers.ModelSerializer):
             "record",
         ]
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(Prm800kRecordSerializer)
     def get_record(self, labeling) -> dict:
         if labeling.source_line is not None:
             return json.loads(labeling.source_line)
         return labeling_record(labeling)
-
-
-class ModelVersionSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ModelVersion
-        fields = [
-            "id",
-            "project",
-            "status",
-            "is_current",
-            "backbone",
-            "parent",
-            "settings",
-            "data_snapshot",
-            "metrics",
-            "started_at",
-            "finished_at",
-            "created_at",
-        ]
-
-
-class ModelVersionDetailSerializer(ModelVersionSerializer):
-    class Meta(ModelVersionSerializer.Meta):
-        fields = [*ModelVersionSerializer.Meta.fields, "checkpoint", "log"]
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -150,14 +164,12 @@ class ProjectField(serializers.PrimaryKeyRelatedField):
     """A project the requesting user may export from and import into."""
 
     def get_queryset(self):
-        from labeling.research_api import research_projects
-
         return research_projects(self.context["request"].user)
 
 
-class ExportFiltersSerializer(serializers.Serializer):
-    generation = serializers.IntegerField(required=False, min_value=-1)
-    labeler = serializers.CharField(required=False, max_length=150)
+class ExportFiltersSerializer(KnownFieldsSerializer):
+    generation = serializers.IntegerField(required=False, min_value=-1, max_value=INT32[1])
+    labeler = serializers.CharField(required=False, max_length=150, validators=[text_policy])
     submitted_after = serializers.DateTimeField(required=False)
     submitted_before = serializers.DateTimeField(required=False)
     finish_reason = serializers.ListField(
@@ -180,7 +192,7 @@ class ExportFiltersSerializer(serializers.Serializer):
         return values
 
 
-class ExportJobSerializer(serializers.ModelSerializer):
+class ExportJobSerializer(KnownFieldsSerializer, serializers.ModelSerializer):
     project = ProjectField()
     format = serializers.ChoiceField(choices=ExportFormat.choices)
     filters = ExportFiltersSerializer(required=False)
@@ -223,7 +235,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
         return reverse("api-export-download", args=[job.pk])
 
 
-class ImportJobSerializer(serializers.ModelSerializer):
+class ImportJobSerializer(KnownFieldsSerializer, serializers.ModelSerializer):
     project = ProjectField()
     kind = serializers.ChoiceField(choices=ImportKind.choices)
     file = serializers.FileField(write_only=True)
@@ -231,6 +243,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
         required=False,
         allow_null=True,
         min_value=-1,
+        max_value=INT32[1],
         help_text="Solutions only: the generation to add them to (default: a new one).",
     )
     created_by = serializers.CharField(source="created_by.username", read_only=True)
@@ -278,7 +291,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(KnownFieldsSerializer, ColumnBoundsModelSerializer):
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "created_at", "last_used_at"]
@@ -292,7 +305,7 @@ class NewApiTokenSerializer(ApiTokenSerializer):
         fields = [*ApiTokenSerializer.Meta.fields, "key"]
 
 
-class TokenObtainSerializer(serializers.Serializer):
+class TokenObtainSerializer(KnownFieldsSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, style={"input_type": "password"})
-    name = serializers.CharField(max_length=100, default="script")
+    name = serializers.CharField(max_length=100, default="script", validators=[text_policy])

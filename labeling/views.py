@@ -1,17 +1,38 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from labeling import charts, selectors
-from labeling.errors import ApplicationError, NotFound
-from labeling.forms import ProjectSettingsForm, StatsFilterForm
+from labeling import charts, phase1_views, review_selectors, selectors
+from labeling.errors import ApplicationError
+from labeling.forms import (
+    GuidelinesForm,
+    MemberAddForm,
+    ProjectCreateForm,
+    ProjectSettingsForm,
+    StatsFilterForm,
+)
 from labeling.models import Labeling, Membership, Project
+from labeling.permissions import (
+    is_lead,
+    lead_project,
+    require_lead,
+    require_researcher,
+    research_project,
+)
 from labeling.prm800k import ANSWER_MARKER
 from labeling.project_stats import StatsFilter, project_statistics
-from labeling.services import assignments
-from labeling.services.projects import membership_resume, project_update
+from labeling.services import assignments, hints, phase1
+from labeling.services.projects import (
+    membership_add,
+    membership_remove,
+    membership_resume,
+    project_create,
+    project_guidelines_set,
+    project_update,
+)
 
 
 @require_GET
@@ -29,6 +50,7 @@ def home(request):
         {
             "summaries": selectors.annotator_project_summaries(request.user),
             "projects": selectors.projects_for_user(request.user),
+            "create_form": ProjectCreateForm() if is_lead(request.user) else None,
         },
     )
 
@@ -37,10 +59,8 @@ def home(request):
 @login_required
 def project_start(request, project_id: int):
     project = get_object_or_404(Project, pk=project_id)
-    try:
-        result = assignments.assignment_next(user=request.user, project=project)
-    except NotFound:
-        raise Http404("No such project.") from None
+    # NotFound (not a member) is a 404 page: labeling.error_edges
+    result = assignments.assignment_next(user=request.user, project=project)
     if result.labeling is None:
         messages.info(request, result.message(project))
         return redirect("home")
@@ -63,11 +83,11 @@ def _display_steps(texts: list[str]) -> list[dict]:
 @login_required
 def task(request, assignment_id: int):
     """The task page; an htmx request gets just the task (used to swap in the next task)."""
-    try:
-        labeling = selectors.assignment_for_user(request.user, assignment_id)
-    except NotFound:
-        raise Http404("No such assignment.") from None
+    labeling = selectors.assignment_for_user(request.user, assignment_id)  # NotFound: 404
     labeling = assignments.assignment_open(labeling=labeling)
+    labeling = hints.assignment_hint_record(labeling=labeling)
+    if phase1.is_phase1_task(labeling):  # no pre-generated steps: labeling/phase1_views.py
+        return phase1_views.task_page(request, labeling)
     state = selectors.assignment_view(labeling)
     # The page does not tell quality-control and screening questions apart from other tasks
     # (the API says so for scripts, which need it).
@@ -77,20 +97,54 @@ def task(request, assignment_id: int):
         "labeling": labeling,
         "steps": _display_steps(state["steps"]),
         "project": labeling.project,
+        # the lead's guidelines (Members and guidelines page), shown above the problem
+        "guidelines": labeling.project.guidelines,
+        "progress": selectors.annotator_progress(request.user, labeling.project),
     }
     template = "labeling/task.html#task" if request.htmx else "labeling/task.html"
     return render(request, template, context)
 
 
+@require_GET
+def session_state(request):
+    """`{"authenticated": bool, "username": str | null, "csrf_token": str | null}` for an open
+    task page whose saves were refused (session expired, or a login in another tab rotated the
+    CSRF token): it polls `/session/?user=<its username>` until that user is back, then resends
+    with the fresh token (static/js/task-net.js). The token is given only when the browser is
+    signed in as the user named in `user`: a page of user A never gets a token that lets it
+    act as user B who signed in in another tab (it is told who is signed in, to say so). Never
+    cached; anonymous callers get authenticated false, not a redirect."""
+    user = request.user
+    username = user.get_username() if user.is_authenticated else None
+    expected = request.GET.get("user")
+    response = JsonResponse(
+        {
+            "authenticated": user.is_authenticated,
+            "username": username,
+            "csrf_token": get_token(request) if username and username == expected else None,
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _lead_project(request, project_id: int) -> Project:
-    try:
-        return selectors.project_for_lead(request.user, project_id)
-    except NotFound:
-        raise Http404("No such project.") from None
+    """The project, for a lead; 403 saying so for anyone else (a 404 would send an annotator
+    looking for a project they belong to), 404 when there is no such project."""
+    require_lead(request.user, "Only project leads manage a project's queue, settings and members.")
+    return lead_project(request.user, project_id)  # NotFound: a 404 page
+
+
+DISAGREEMENTS_SHOWN = 100  # rows on the queue page; the API lists them all
 
 
 def _queue_page(request, project, form, status=200):
-    context = {"project": project, "form": form, **selectors.queue_overview(project)}
+    context = {
+        "project": project,
+        "form": form,
+        **selectors.queue_overview(project),
+        "disagreements": review_selectors.disagreement_queue(project)[:DISAGREEMENTS_SHOWN],
+    }
     template = "labeling/queue.html#queue" if request.htmx else "labeling/queue.html"
     return render(request, template, context, status=status)
 
@@ -141,18 +195,28 @@ def membership_resume_view(request, project_id: int, membership_id: int):
     return redirect("project-queue", project_id=project.pk)
 
 
+# The hinted/unhinted comparison's rows on the statistics page (labeling/hint_stats.py).
+HINT_METRICS = (
+    ("gold_first_error_match", "First error matches gold (share of QC questions)"),
+    ("gold_step_agreement", "Step agreement with gold (mean over QC questions)"),
+    ("prm_first_error_match", "First error matches the model's (share)"),
+    ("seconds_per_step", "Seconds per step (mean)"),
+    ("first_error_position", "First-error step, 0-based (mean, where one was found)"),
+)
+
+
 @require_GET
 @login_required
 def project_dashboard(request, project_id: int):
-    if not selectors.can_see_statistics(request.user):
-        raise Http404("No such project.")
-    try:
-        project = selectors.project_for_statistics(request.user, project_id)
-    except NotFound:
-        raise Http404("No such project.") from None
+    require_researcher(
+        request.user, "Only project leads and researchers see a project's statistics."
+    )
+    project = research_project(request.user, project_id)  # NotFound: a 404 page
     form = StatsFilterForm(request.GET or None)
     flt = StatsFilter()
-    if form.is_bound and form.is_valid():
+    invalid = form.is_bound and not form.is_valid()  # e.g. ?generation=1e30: a 400 that
+    # shows the field's error above the unfiltered statistics
+    if form.is_bound and not invalid:
         flt = StatsFilter(**{k: v for k, v in form.cleaned_data.items() if v is not None})
     stats = project_statistics(project, flt)
     throughput = stats["throughput"]
@@ -177,6 +241,98 @@ def project_dashboard(request, project_id: int):
             stats["pairwise_cohen_kappa"], key=lambda p: (p["kappa"] is None, p["kappa"] or 0)
         )[:50],
         "usernames": {row["labeler"]: row["username"] for row in throughput["per_labeler"]},
+        "quality_control": selectors.quality_control_setup(project),
+        "hint_rows": [
+            {
+                "label": label,
+                "cells": [stats["hints"]["hinted"][key], stats["hints"]["unhinted"][key]],
+            }
+            for key, label in HINT_METRICS
+        ],
     }
     template = "labeling/dashboard.html#dashboard" if request.htmx else "labeling/dashboard.html"
-    return render(request, template, context)
+    return render(request, template, context, status=400 if invalid else 200)
+
+
+@require_POST
+@login_required
+def project_create_view(request):
+    require_lead(request.user, "Only project leads create projects.")
+    form = ProjectCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            project = project_create(**form.cleaned_data, created_by=request.user)
+        except ApplicationError as exc:
+            form.add_error("name", exc.message.removeprefix("name: "))
+        else:
+            messages.success(
+                request,
+                f"Project {project.name} created. Add its members and guidelines, then import "
+                "problems and solutions.",
+            )
+            return redirect("project-members", project_id=project.pk)
+    for error in form.errors.values():
+        messages.error(request, f"New project: {' '.join(error)}")
+    return redirect("home")
+
+
+def _members_page(request, project, add_form=None, guidelines_form=None, status=200):
+    context = {
+        "project": project,
+        "add_form": add_form or MemberAddForm(),
+        "guidelines_form": guidelines_form
+        or GuidelinesForm(initial={"guidelines": project.guidelines}),
+        "members": selectors.project_members(project),
+    }
+    return render(request, "labeling/members.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_members(request, project_id: int):
+    """Members (add or invite with a role, remove) and the annotators' guidelines."""
+    project = _lead_project(request, project_id)
+    if request.method == "GET":
+        return _members_page(request, project)
+    if "guidelines" in request.POST:
+        form = GuidelinesForm(request.POST)
+        if form.is_valid():
+            try:
+                project_guidelines_set(project=project, guidelines=form.cleaned_data["guidelines"])
+            except ApplicationError as exc:
+                form.add_error("guidelines", exc.message.removeprefix("guidelines: "))
+            else:
+                messages.success(request, "Guidelines saved; annotators see them on their tasks.")
+                return redirect("project-members", project_id=project.pk)
+        return _members_page(request, project, guidelines_form=form, status=400)
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        try:
+            membership, password = membership_add(project=project, **form.cleaned_data)
+        except ApplicationError as exc:
+            field, _, text = exc.message.partition(": ")
+            form.add_error(field if field in form.fields else None, text or exc.message)
+        else:
+            user = membership.user
+            if password:
+                messages.success(
+                    request,
+                    f"Account {user.username} ({user.get_role_display().lower()}) created and "
+                    f"added. Their password, shown only now: {password}",
+                )
+            else:
+                messages.success(request, f"{user.username} added to {project.name}.")
+            return redirect("project-members", project_id=project.pk)
+    return _members_page(request, project, add_form=form, status=400)
+
+
+@require_POST
+@login_required
+def membership_remove_view(request, project_id: int, membership_id: int):
+    project = _lead_project(request, project_id)
+    membership = get_object_or_404(Membership, pk=membership_id, project=project)
+    membership_remove(membership=membership)
+    messages.success(
+        request, f"{membership.user.username} removed from {project.name}; their labels stay."
+    )
+    return redirect("project-members", project_id=project.pk)

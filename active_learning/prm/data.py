@@ -1,10 +1,11 @@
 """Training examples for a process reward model (no Django, no torch).
 
 An example is a problem, its steps, and one label per step (or None where the step is not
-trained on). Following the PRM800K recipe (Lightman et al. 2023, "Let's Verify Step by Step",
-section 2.6 and appendix): a labeling contributes its steps up to and including the first
-Negative one; give_up and bad_problem labelings are dropped; a quality-control solution counts
-once.
+trained on). How a labeling's ratings become examples (the PRM800K recipe: Lightman et al.
+2023, "Let's Verify Step by Step", section 2.6 and appendix) lives in
+`training_recipe.prm800k`, which the labeling app's export shares; this module re-exports it
+and adds the readers (labelings, PRM800K JSON Lines, ProcessBench, phase-1 stepwise parquet).
+A quality-control solution counts once.
 
 Classes: NEGATIVE = 0, NEUTRAL = 1, POSITIVE = 2. How a human Neutral (0) is trained is a
 choice (`NeutralAs`): as positive (the paper's default for scoring), as negative, or as its own
@@ -13,91 +14,50 @@ class.
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
-NEGATIVE, NEUTRAL, POSITIVE = 0, 1, 2
-CLASS_NAMES = ("negative", "neutral", "positive")
-DROPPED_FINISH_REASONS = frozenset({"give_up", "bad_problem"})
+from training_recipe.prm800k import (
+    CLASS_NAMES,
+    DROPPED_FINISH_REASONS,
+    NEGATIVE,
+    NEUTRAL,
+    POSITIVE,
+    Example,
+    NeutralAs,
+    class_of,
+    examples_from_label_steps,
+    from_label_steps,
+    labeled_steps,
+    ratings_present,
+)
+
+__all__ = [
+    "CLASS_NAMES",
+    "DROPPED_FINISH_REASONS",
+    "NEGATIVE",
+    "NEUTRAL",
+    "POSITIVE",
+    "PROMPT_SUFFIX",
+    "Example",
+    "NeutralAs",
+    "class_of",
+    "examples_from_label_steps",
+    "from_label_steps",
+    "labeled_steps",
+    "ratings_present",
+]
+
 # The verl copies of MATH add this to every problem; ProcessBench problems do not carry it.
 PROMPT_SUFFIX = " Let's think step by step and output the final answer within \\boxed{}."
-
-
-class NeutralAs(StrEnum):
-    POSITIVE = "positive"
-    NEGATIVE = "negative"
-    OWN_CLASS = "own"
-
-
-@dataclass
-class Example:
-    problem: str
-    steps: list[str]
-    labels: list[int | None]  # per step; None = not trained on
-    source: str = ""
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if len(self.steps) != len(self.labels):
-            raise ValueError("an example needs one label (or None) per step")
-
-
-def class_of(rating: int, neutral: NeutralAs = NeutralAs.POSITIVE) -> int:
-    if rating == -1:
-        return NEGATIVE
-    if rating == 1:
-        return POSITIVE
-    if rating == 0:
-        return {
-            NeutralAs.POSITIVE: POSITIVE,
-            NeutralAs.NEGATIVE: NEGATIVE,
-            NeutralAs.OWN_CLASS: NEUTRAL,
-        }[NeutralAs(neutral)]
-    raise ValueError(f"rating {rating!r} is not -1, 0 or 1")
-
-
-def from_label_steps(
-    problem: str,
-    label_steps: list[dict],
-    finish_reason: str | None,
-    neutral: NeutralAs = NeutralAs.POSITIVE,
-    source: str = "",
-) -> Example | None:
-    """An example from a PRM800K `label.steps` list (the trajectory's rated first completions),
-    cut after the first Negative; None for dropped finish reasons or nothing rated."""
-    if finish_reason in DROPPED_FINISH_REASONS:
-        return None
-    steps, labels = [], []
-    for step in label_steps:
-        completions = step.get("completions") or ()
-        chosen = step.get("chosen_completion")
-        human = step.get("human_completion")
-        if completions and completions[0].get("rating") == -1:
-            steps.append(completions[0]["text"])
-            labels.append(NEGATIVE)
-            break
-        if chosen is not None:
-            completion = completions[chosen]
-        elif human is not None and human.get("text") is not None:
-            completion = human
-        elif completions:
-            completion = completions[0]
-        else:
-            break
-        rating = completion.get("rating")
-        steps.append(completion["text"])
-        labels.append(None if rating is None else class_of(rating, neutral))
-    if not any(label is not None for label in labels):
-        return None
-    return Example(problem, steps, labels, source=source)
 
 
 def from_labelings(
     labelings: Iterable[dict], neutral: NeutralAs = NeutralAs.POSITIVE
 ) -> list[Example]:
     """Examples from labelings given as dicts with `problem`, `steps` (PRM800K label steps),
-    `finish_reason`, `solution_id` and `is_quality_control`. A quality-control solution counts
+    `finish_reason`, `solution_id` and `is_quality_control`: every rating, as
+    `examples_from_label_steps` says (a labeling of a pre-generated solution stops at its
+    first error; alternatives a labeler rated are used too). A quality-control solution counts
     once (its first labeling)."""
     examples, seen_quality_control = [], set()
     for labeling in labelings:
@@ -105,35 +65,43 @@ def from_labelings(
             if labeling["solution_id"] in seen_quality_control:
                 continue
             seen_quality_control.add(labeling["solution_id"])
-        example = from_label_steps(
+        for example in examples_from_label_steps(
             labeling["problem"],
             labeling["steps"],
             labeling["finish_reason"],
             neutral,
             source=f"labeling:{labeling.get('id', '')}",
-        )
-        if example is not None:
+            phase2=labeling.get("phase2", True),
+        ):
             example.meta["solution_id"] = labeling.get("solution_id")
             examples.append(example)
     return examples
+
+
+# PRM800K's own give_up labelings still carry valid step ratings (the labeler rated every
+# step up to where they stopped); only a bad problem makes its ratings meaningless.
+PRM800K_DROPPED = frozenset({"bad_problem"})
+
+
+def from_prm800k_record(record: dict, neutral: NeutralAs = NeutralAs.POSITIVE) -> list[Example]:
+    """Every rating of one PRM800K record (phase 1 when `generation` is null, else phase 2)."""
+    return examples_from_label_steps(
+        record["question"]["problem"],
+        record["label"]["steps"],
+        record["label"]["finish_reason"],
+        neutral,
+        source="prm800k",
+        phase2=record.get("generation") is not None,
+        dropped=PRM800K_DROPPED,
+    )
 
 
 def from_prm800k_jsonl(path: str | Path, neutral: NeutralAs = NeutralAs.POSITIVE) -> list[Example]:
     examples = []
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            example = from_label_steps(
-                record["question"]["problem"],
-                record["label"]["steps"],
-                record["label"]["finish_reason"],
-                neutral,
-                source="prm800k",
-            )
-            if example is not None:
-                examples.append(example)
+            if line.strip():
+                examples.extend(from_prm800k_record(json.loads(line), neutral))
     return examples
 
 
@@ -179,16 +147,52 @@ def from_phase1_stepwise(
     rows: Iterable[dict], neutral: NeutralAs = NeutralAs.POSITIVE
 ) -> Iterator[Example]:
     """PRM800K phase 1 flattened to one row per rated step (`instruction`, `responses` = earlier
-    steps, `next_response`, `rating`): each row is the earlier steps (not trained on) followed
-    by the rated step. Rows with a null rating are skipped."""
+    steps, `next_response`, `rating`), merged back into trajectories: a row whose steps
+    (`responses` + `next_response`) are the start of a longer row's `responses` is labeled
+    inside that longer sequence instead of being encoded again, so each distinct path is
+    encoded once and every rating is still used once. Rows with a null rating are skipped.
+    A row repeated with the same path and the same rating counts once (the train file has
+    5,872 repeated rows, 55 paths of them with differing ratings); a path rated differently by
+    different rows keeps each distinct rating (the extra ones as examples of their own).
+
+    Rows are grouped per problem (`instruction`), in the order problems first appear; an
+    example's labels are None where no row rates that position."""
+    by_problem: dict[str, dict[tuple, int]] = {}
+    conflicting: list[tuple[str, tuple, int]] = []
     for row in rows:
         rating = row.get("rating")
         if rating is None or (isinstance(rating, float) and rating != rating):  # NaN
             continue
-        previous = list(row.get("responses") or [])
-        steps = [*previous, row["next_response"]]
-        labels = [None] * len(previous) + [class_of(int(rating), neutral)]
-        yield Example(strip_suffix(row["instruction"]), steps, labels, source="prm800k-phase1")
+        path = (*(row.get("responses") or ()), row["next_response"])
+        label = class_of(int(rating), neutral)
+        known = by_problem.setdefault(row["instruction"], {})
+        if path not in known:
+            known[path] = label
+        elif known[path] != label and (row["instruction"], path, label) not in conflicting:
+            conflicting.append((row["instruction"], path, label))
+    for instruction, path, label in conflicting:
+        yield Example(
+            strip_suffix(instruction),
+            list(path),
+            [None] * (len(path) - 1) + [label],
+            source="prm800k-phase1",
+        )
+    for instruction, rated in by_problem.items():
+        problem = strip_suffix(instruction)
+        # a path is a leaf when no other rated path continues it
+        continued = {path[:n] for path in rated for n in range(1, len(path))}
+        assigned: set[tuple] = set()
+        # longest first: a shared prefix's rating goes to the longest path through it
+        for path in sorted((p for p in rated if p not in continued), key=len, reverse=True):
+            labels = []
+            for n in range(1, len(path) + 1):
+                prefix = path[:n]
+                if prefix in rated and prefix not in assigned:
+                    labels.append(rated[prefix])
+                    assigned.add(prefix)
+                else:
+                    labels.append(None)
+            yield Example(problem, list(path), labels, source="prm800k-phase1")
 
 
 def read_phase1_parquet(path: str | Path, limit: int | None = None) -> Iterator[dict]:

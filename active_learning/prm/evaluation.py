@@ -5,20 +5,29 @@
 - ProcessBench first-error F1 (Zheng et al. 2024, "ProcessBench", section 3): the predicted
   first error is the first step whose score is below a threshold (none: -1). Accuracy on flawed
   solutions = share whose predicted index equals the labeled one; accuracy on correct
-  solutions = share predicted -1; F1 = their harmonic mean. The threshold is chosen on a
-  validation split to maximise F1 and reported with the test figure.
+  solutions = share predicted -1; F1 = their harmonic mean. The *standard protocol* for PRMs
+  (ProcessBench's evaluation code: a step is an error when P(error) > 0.5, i.e. the argmax of
+  a two-way head) is `STANDARD_THRESHOLD` = 0.5 on every solution; that is the figure
+  comparable with published tables. A threshold tuned to maximise F1 on a validation split
+  and reported on the other split is a second, clearly labeled figure.
+- Baselines for the F1: `always_correct` (predict -1 everywhere: F1 = 0 whenever there are
+  flawed solutions) and `random` (each of the n+1 answers -1, 0..n-1 equally likely; the
+  expected accuracies are the means of 1/(n+1)).
 - Best-of-N against majority voting (Lightman et al. 2023, section 3): for problems with several
   graded candidates, the PRM picks its highest-scoring candidate; majority voting picks the most
-  common final answer. Each is right when the picked answer is graded correct.
+  common final answer, answers grouped by an equivalence (the grader's: `labeling.grading.
+  answers_equivalent`, so `\\frac12` and `0.5` are one answer); a random pick is the baseline
+  (expected accuracy = share of correct candidates) and any-correct (pass@N) the ceiling.
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 THRESHOLD_GRID = tuple(round(t, 3) for t in np.linspace(0.02, 0.98, 49))
+STANDARD_THRESHOLD = 0.5  # step score = P(not error) < 0.5  <=>  P(error) > 0.5
 
 
 def roc_auc(good: Sequence[bool], scores: Sequence[float]) -> float | None:
@@ -53,7 +62,7 @@ class FirstErrorResult:
     correct_accuracy: float | None
     flawed: int
     correct: int
-    threshold: float
+    threshold: float | None  # None for a baseline that uses none
 
 
 def first_error_f1(
@@ -77,6 +86,37 @@ def first_error_f1(
     return FirstErrorResult(f1, error_acc, correct_acc, flawed, correct, threshold)
 
 
+def _f1(error_acc: float | None, correct_acc: float | None) -> float | None:
+    if error_acc is None or correct_acc is None:
+        return None
+    if error_acc + correct_acc == 0:
+        return 0.0
+    return 2 * error_acc * correct_acc / (error_acc + correct_acc)
+
+
+def baseline_always_correct(labels: Sequence[int]) -> FirstErrorResult:
+    """Predict "no error" for every solution."""
+    flawed = sum(label >= 0 for label in labels)
+    correct = len(labels) - flawed
+    error_acc = 0.0 if flawed else None
+    correct_acc = 1.0 if correct else None
+    return FirstErrorResult(
+        _f1(error_acc, correct_acc), error_acc, correct_acc, flawed, correct, 1.0
+    )
+
+
+def baseline_random(labels: Sequence[int], step_counts: Sequence[int]) -> FirstErrorResult:
+    """Expected figures of a uniform random guess among -1, 0, ..., n-1 (n = the solution's
+    steps); F1 of the expected accuracies."""
+    flawed = [1 / (n + 1) for label, n in zip(labels, step_counts, strict=True) if label >= 0]
+    correct = [1 / (n + 1) for label, n in zip(labels, step_counts, strict=True) if label < 0]
+    error_acc = sum(flawed) / len(flawed) if flawed else None
+    correct_acc = sum(correct) / len(correct) if correct else None
+    return FirstErrorResult(
+        _f1(error_acc, correct_acc), error_acc, correct_acc, len(flawed), len(correct), None
+    )
+
+
 def choose_threshold(labels, step_scores, grid=THRESHOLD_GRID) -> float:
     best, best_f1 = grid[len(grid) // 2], -1.0
     for threshold in grid:
@@ -92,16 +132,53 @@ class BestOfN:
     prm_accuracy: float | None
     majority_accuracy: float | None
     mean_candidates: float | None
+    random_accuracy: float | None = None  # expected accuracy of a random candidate
+    any_correct: float | None = None  # pass@N: the ceiling of any selection
+    grouping: str = "normalized text"
 
 
-def best_of_n(candidates: Sequence[tuple]) -> BestOfN:
+def _same_text(first, second) -> bool:
+    return _normal(first) == _normal(second)
+
+
+def group_answers(answers: Sequence, equivalent: Callable | None = None, key=None) -> list[int]:
+    """A group index per answer: answers with equal `key` (default: the normalized text) are
+    one group, then groups whose first answers are `equivalent` merge. None answers form one
+    group of their own (no answer)."""
+    key = key or _normal
+    groups: list[list] = []  # [representative, key]
+    index_of_key: dict = {}
+    result = []
+    for answer in answers:
+        k = ("<none>",) if answer is None else key(str(answer))
+        if k not in index_of_key:
+            found = None
+            if equivalent is not None and answer is not None:
+                for i, (representative, _k) in enumerate(groups):
+                    if representative is not None and equivalent(str(representative), str(answer)):
+                        found = i
+                        break
+            if found is None:
+                groups.append([answer, k])
+                found = len(groups) - 1
+            index_of_key[k] = found
+        result.append(index_of_key[k])
+    return result
+
+
+def best_of_n(
+    candidates: Sequence[tuple], equivalent: Callable | None = None, key: Callable | None = None
+) -> BestOfN:
     """`candidates`: (problem key, answer, is_correct, PRM solution score). Only problems with at
-    least two graded candidates count."""
+    least two graded candidates count. Majority voting groups answers by `key` then
+    `equivalent` (see `group_answers`; default: normalized text only); a tie between groups
+    goes to the group met first."""
     by_problem = defaultdict(list)
     for problem, answer, is_correct, solution_score in candidates:
         if is_correct is not None:
             by_problem[problem].append((answer, is_correct, solution_score))
     prm_right = majority_right = problems = sizes = 0
+    random_right = any_right = 0.0
     for group in by_problem.values():
         if len(group) < 2:
             continue
@@ -109,12 +186,33 @@ def best_of_n(candidates: Sequence[tuple]) -> BestOfN:
         sizes += len(group)
         best = max(group, key=lambda c: -1.0 if c[2] is None else c[2])
         prm_right += bool(best[1])
-        votes = Counter(_normal(c[0]) for c in group)
-        top_answer = max(votes, key=lambda a: (votes[a], a))
-        majority_right += any(c[1] for c in group if _normal(c[0]) == top_answer)
+        labels = group_answers([c[0] for c in group], equivalent, key)
+        votes = Counter(label for label, c in zip(labels, group, strict=True) if c[0] is not None)
+        if votes:
+            top = max(votes, key=lambda g: (votes[g], -g))
+            members = [c for label, c in zip(labels, group, strict=True) if label == top]
+            # a group is right when its answer is graded correct (its members agree; if the
+            # grader disagrees within a group, the majority of the group decides)
+            majority_right += sum(bool(c[1]) for c in members) * 2 > len(members)
+        random_right += sum(bool(c[1]) for c in group) / len(group)
+        any_right += any(c[1] for c in group)
     if not problems:
-        return BestOfN(0, None, None, None)
-    return BestOfN(problems, prm_right / problems, majority_right / problems, sizes / problems)
+        return BestOfN(0, None, None, None, grouping=_grouping(equivalent))
+    return BestOfN(
+        problems,
+        prm_right / problems,
+        majority_right / problems,
+        sizes / problems,
+        random_right / problems,
+        any_right / problems,
+        _grouping(equivalent),
+    )
+
+
+def _grouping(equivalent) -> str:
+    if equivalent is None:
+        return "normalized text"
+    return f"{getattr(equivalent, '__module__', '')}.{getattr(equivalent, '__name__', '')}"
 
 
 def _normal(answer) -> str:

@@ -4,8 +4,9 @@ In `head` mode the backbone never changes, so the hidden state it gives each ste
 is the same in every round of the active-learning loop: only the head is retrained. This cache
 keeps those hidden states per encoded input, keyed by a fingerprint of the backbone's weights
 and the exact input ids, so a cached feature is only ever reused for the same weights and the
-same tokens (a fine-tuned backbone simply misses). Training (`training._features`) and scoring
-(`scoring.score`) consult the cache while one is active:
+same tokens (a fine-tuned backbone simply misses). Training
+(`head_training.backbone_features`) and scoring (`scoring.score`) consult the cache while one is
+active:
 
     with features.cached(FeatureCache(path)):
         ...  # train in head mode, score, evaluate: each input goes through the backbone once
@@ -15,6 +16,7 @@ applied to the backbone's last hidden state; dropout is off in evaluation); a te
 """
 
 import hashlib
+import os
 import time
 import weakref
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from active_learning.prm.batching import collate
 from active_learning.prm.tokenization import IGNORE, Encoded
 
 _active: "FeatureCache | None" = None
@@ -75,12 +78,28 @@ class FeatureCache:
         return len(self.store)
 
     def save(self) -> None:
+        """Write the cache, merged with what other processes saved meanwhile (several scoring
+        workers fill one project's cache in parallel, each with its own chunk): under an
+        exclusive lock, read the file, add its entries this process lacks, write a temporary
+        file and rename it into place."""
         if self.path is None:
             return
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        torch.save(self.store, partial)
-        partial.replace(self.path)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if self.path.exists():
+                    on_disk = torch.load(self.path, weights_only=True)
+                    for key, value in on_disk.items():
+                        self.store.setdefault(key, value)
+                partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+                torch.save(self.store, partial)
+                partial.replace(self.path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         self._saved_at = time.monotonic()
 
     @staticmethod
@@ -92,8 +111,6 @@ class FeatureCache:
         self, model, encoded: list[Encoded], pad_id: int, batch_size: int = 16
     ) -> list[torch.Tensor]:
         """One [len(step_ends), hidden] tensor per encoded input, computing only the missing."""
-        from active_learning.prm.scoring import collate  # scoring imports this module
-
         fingerprint = backbone_fingerprint(model)
         keys = [self._key(fingerprint, e) for e in encoded]
         missing = [i for i, key in enumerate(keys) if key not in self.store]
@@ -125,7 +142,8 @@ class FeatureCache:
     def labeled_features(
         self, model, encoded: list[Encoded], pad_id: int, batch_size: int = 16
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features, labels) of the labeled steps, in input order (as `training._features`)."""
+        """(features, labels) of the labeled steps, in input order (as
+        `head_training.backbone_features`)."""
         rows, labels = [], []
         for e, hidden in zip(
             encoded, self.step_features(model, encoded, pad_id, batch_size), strict=True

@@ -30,7 +30,7 @@ class Encoded:
 class StepTokenizer:
     """Wraps a Hugging Face tokenizer with the step layout above."""
 
-    def __init__(self, tokenizer, max_length: int = 1024):
+    def __init__(self, tokenizer, max_length: int = 1536):
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.separator_ids = self._ids(STEP_SEPARATOR)
@@ -49,15 +49,34 @@ class StepTokenizer:
         return 0 if pad is None else pad
 
     def encode(self, example: Example) -> Encoded:
-        ids = self.bos + self._ids(PROBLEM_PREFIX + example.problem.strip() + STEPS_PREFIX)
+        return self.encode_many([example])[0]
+
+    def encode_many(self, examples: list[Example]) -> list[Encoded]:
+        """Encode several examples with one batched tokenizer call (a fast tokenizer encodes
+        the texts in parallel, in Rust); the same ids as encoding each piece on its own."""
+        texts: list[str] = []
+        for example in examples:
+            texts.append(PROBLEM_PREFIX + example.problem.strip() + STEPS_PREFIX)
+            texts.extend(step.strip() for step in example.steps)
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+        result, at = [], 0
+        for example in examples:
+            problem_ids = ids[at]
+            step_ids = ids[at + 1 : at + 1 + len(example.steps)]
+            at += 1 + len(example.steps)
+            result.append(self._assemble(problem_ids, step_ids, example.labels))
+        return result
+
+    def _assemble(self, problem_ids, step_ids, step_labels) -> Encoded:
+        ids = self.bos + list(problem_ids)
         if len(ids) >= self.max_length:
             # A problem longer than the context leaves no room for any step: keep its start.
             ids = ids[: self.max_length - len(self.separator_ids) - 1]
         labels = [IGNORE] * len(ids)
         step_ends = []
         truncated = False
-        for step, label in zip(example.steps, example.labels, strict=True):
-            piece = self._ids(step.strip()) + self.separator_ids
+        for piece_ids, label in zip(step_ids, step_labels, strict=True):
+            piece = list(piece_ids) + self.separator_ids
             if len(ids) + len(piece) > self.max_length:
                 truncated = True
                 break

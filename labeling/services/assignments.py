@@ -21,12 +21,13 @@ transactions, which gives the same guarantee.
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from labeling import hot_sql
 from labeling.errors import Conflict, NotFound
 from labeling.models import (
     Generation,
@@ -37,12 +38,19 @@ from labeling.models import (
     Membership,
     Project,
     ScreeningStatus,
-    Solution,
     User,
 )
+from labeling.services.claims import claim_fast, next_regular
+from labeling.services.leases import (
+    lease_is_fresh,
+    lease_minutes_until,
+    lease_until,
+    lock_solution_blocking,
+    new_draft,
+    slots_taken,
+    slots_wanted,
+)
 from labeling.services.quality import screening_status_update
-
-CANDIDATES_PER_TRY = 20  # open items fetched at once; contention past that is rare
 
 NOTHING_LEFT = "nothing_left"
 SCREENING_FAILED = "screening_failed"
@@ -78,72 +86,6 @@ def default_project(user: User) -> Project | None:
     return user.projects.order_by("membership__id").first()
 
 
-def lease_until(project: Project, now: datetime) -> datetime:
-    return lease_minutes_until(project.lease_minutes, now)
-
-
-def lease_minutes_until(minutes: int, now: datetime) -> datetime:
-    return now + timedelta(minutes=minutes)
-
-
-def regular(queryset):
-    """Labelings that count towards a solution's overlap (not QC or screening repeats)."""
-    return queryset.filter(is_quality_control=False, is_screening=False)
-
-
-def _live_drafts(now: datetime):
-    return regular(Labeling.objects.filter(status=LabelingStatus.DRAFT, lease_expires_at__gt=now))
-
-
-def _lock_solution(solution_id: int) -> bool:
-    """Lock the solution row; False when another transaction holds it (PostgreSQL)."""
-    queryset = Solution.objects.filter(pk=solution_id)
-    if connection.features.has_select_for_update_skip_locked:
-        queryset = queryset.select_for_update(skip_locked=True)
-    else:
-        queryset = queryset.select_for_update()
-    return queryset.values_list("pk", flat=True).first() is not None
-
-
-def _slots_taken(solution_id: int, generation_id: int, now: datetime, excluding=None) -> int:
-    """Submitted labelings in the generation plus live drafts, counted in ONE statement: a
-    submit turns a draft into a submitted labeling without touching the solution's lock, and
-    two separate counts could each miss it."""
-    taken = regular(Labeling.objects.filter(solution_id=solution_id)).filter(
-        Q(status=LabelingStatus.SUBMITTED, generation_id=generation_id)
-        | Q(status=LabelingStatus.DRAFT, lease_expires_at__gt=now)
-    )
-    if excluding is not None:
-        taken = taken.exclude(pk=excluding)
-    return taken.count()
-
-
-def _new_draft(
-    *,
-    user: User,
-    project: Project,
-    solution_id: int,
-    generation_id: int,
-    now: datetime,
-    score: float | None = None,
-    quality_control: bool = False,
-    screening: bool = False,
-) -> Labeling:
-    return Labeling.objects.create(
-        project=project,
-        solution_id=solution_id,
-        labeler=user,
-        generation_id=generation_id,
-        status=LabelingStatus.DRAFT,
-        steps=[],
-        total_time_ms=0,
-        verifier_score=score,
-        is_quality_control=quality_control,
-        is_screening=screening,
-        lease_expires_at=lease_until(project, now),
-    )
-
-
 def lease_hold(labeling: Labeling, now: datetime | None = None) -> bool:
     """Renew a draft's lease, taking it back if it expired and its slot is still free; close it
     as abandoned otherwise. Call inside a transaction. True when the draft is (again) held."""
@@ -151,11 +93,11 @@ def lease_hold(labeling: Labeling, now: datetime | None = None) -> bool:
     project = labeling.project
     if labeling.lease_expires_at is not None and labeling.lease_expires_at <= now:
         free = labeling.is_quality_control or labeling.is_screening
-        if not free and _lock_solution_blocking(labeling.solution_id):
-            taken = _slots_taken(
+        if not free and lock_solution_blocking(labeling.solution_id):
+            taken = slots_taken(
                 labeling.solution_id, labeling.generation_id, now, excluding=labeling.pk
             )
-            free = taken < project.overlap
+            free = taken < slots_wanted(project, labeling.generation_id, labeling.solution_id)
         if not free:
             # only a row that is still a draft: a submit that got in first is never undone
             Labeling.objects.filter(pk=labeling.pk, status=LabelingStatus.DRAFT).update(
@@ -164,17 +106,14 @@ def lease_hold(labeling: Labeling, now: datetime | None = None) -> bool:
             labeling.status = LabelingStatus.ABANDONED
             labeling.lease_expires_at = None
             return False
+    if lease_is_fresh(labeling.lease_expires_at, project.lease_minutes, now):
+        return labeling.status == LabelingStatus.DRAFT  # read in this transaction
     lease = lease_until(project, now)
     if not Labeling.objects.filter(pk=labeling.pk, status=LabelingStatus.DRAFT).update(
         lease_expires_at=lease, updated_at=now
     ):
         return False  # submitted (or released) meanwhile: not a task in progress any more
     labeling.lease_expires_at = lease
-    return True
-
-
-def _lock_solution_blocking(solution_id: int) -> bool:
-    Solution.objects.select_for_update().filter(pk=solution_id).values_list("pk").first()
     return True
 
 
@@ -195,43 +134,25 @@ def assignment_next(
     with transaction.atomic():
         # One next-task request per annotator and project at a time (a double click must not
         # make two tasks); other annotators are not blocked by this lock. The same statement
-        # reads the project and the ids of its screening and current generations.
-        memberships = (
-            Membership.objects.select_for_update(of=("self",))
-            .filter(user=user)
-            .select_related("project")
-            .annotate(
-                screening_id=Subquery(
-                    Generation.objects.filter(
-                        project_id=OuterRef("project_id"), number=Generation.SCREENING
-                    ).values("id")[:1]
-                ),
-                current_id=Subquery(
-                    Generation.objects.filter(project_id=OuterRef("project_id"), number__gte=0)
-                    .order_by("-number")
-                    .values("id")[:1]
-                ),
-            )
-        )
-        if project_id is None:
-            membership = memberships.order_by("id").first()
-            if membership is None:
+        # reads the project, the ids of its screening and current generations and whether a
+        # task is in progress. None: not a member (of that project, or of any).
+        membership = _membership_locked(user, project_id, exclude)
+        if membership is None:
+            if project_id is None:
                 return NextTask(None, NOTHING_LEFT)
-        else:
-            membership = memberships.filter(project_id=project_id).first()
-            if membership is None:
-                raise NotFound("No such project.")
+            raise NotFound("No such project.")
         project = membership.project
 
-        drafts = (
-            Labeling.objects.filter(project=project, labeler=user, status=LabelingStatus.DRAFT)
-            .exclude(pk__in=exclude)
-            .order_by("id")
-        )
-        for draft in drafts:
-            draft.project = project
-            if lease_hold(draft, now):
-                return NextTask(draft)
+        if membership.draft_id is not None:
+            drafts = (
+                Labeling.objects.filter(project=project, labeler=user, status=LabelingStatus.DRAFT)
+                .exclude(pk__in=exclude)
+                .order_by("id")
+            )
+            for draft in drafts:
+                draft.project = project
+                if lease_hold(draft, now):
+                    return NextTask(draft)
 
         if membership.paused:
             return NextTask(None, PAUSED)
@@ -253,8 +174,100 @@ def assignment_next(
             labeling = _next_quality_control(user, project, generation_id, now, rng)
             if labeling is not None:
                 return NextTask(labeling)
-        labeling = _next_regular(user, project, generation_id, now)
+        labeling = claim_fast(user, project, generation_id, now)
+        if labeling is None:
+            labeling = next_regular(user, project, generation_id, now)
         return NextTask(labeling, "" if labeling else NOTHING_LEFT)
+
+
+_MEMBERSHIP_SQL = """
+SELECT {columns},
+  (SELECT g.id FROM {generation} g WHERE g.project_id = m.project_id AND g.number = %s LIMIT 1),
+  (SELECT g.id FROM {generation} g WHERE g.project_id = m.project_id AND g.number >= 0
+   ORDER BY g.number DESC LIMIT 1),
+  (SELECT l.id FROM {labeling} l WHERE l.project_id = m.project_id AND l.labeler_id = m.user_id
+   AND l.status = %s{exclude} ORDER BY l.id LIMIT 1)
+FROM {membership} m JOIN {project} p ON p.id = m.project_id
+WHERE m.user_id = %s{project_filter}
+ORDER BY m.id LIMIT 1
+FOR UPDATE OF m"""
+
+
+def _membership_locked(user, project_id, exclude) -> Membership | None:
+    """The user's membership of `project_id` (their first one when None), locked, with its
+    project and the annotations screening_id, current_id and draft_id (the first draft not
+    in `exclude`). On PostgreSQL one prepared statement (the ORM spent more CPU compiling it
+    than PostgreSQL running it; psycopg returns every column of these two models in its
+    Python type, so the rows become model instances without converters); elsewhere the same
+    through the ORM."""
+    m_fields = Membership._meta.concrete_fields
+    p_fields = Project._meta.concrete_fields
+    if connection.vendor != "postgresql" or any(
+        f.get_db_converters(connection) for f in (*m_fields, *p_fields)
+    ):  # (a field that needs a converter, say a JSONField, would come back raw here)
+        return _membership_locked_orm(user, project_id, exclude)
+    quote = connection.ops.quote_name
+    columns = [f"m.{quote(f.column)}" for f in m_fields] + [
+        f"p.{quote(f.column)}" for f in p_fields
+    ]
+    sql = _MEMBERSHIP_SQL.format(
+        columns=", ".join(columns),
+        generation=quote(Generation._meta.db_table),
+        labeling=quote(Labeling._meta.db_table),
+        membership=quote(Membership._meta.db_table),
+        project=quote(Project._meta.db_table),
+        exclude=f" AND l.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else "",
+        project_filter=" AND m.project_id = %s" if project_id is not None else "",
+    )
+    params = [Generation.SCREENING, LabelingStatus.DRAFT.value, *exclude, user.pk]
+    if project_id is not None:
+        params.append(project_id)
+    with hot_sql.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n = len(m_fields)
+    membership = Membership.from_db(connection.alias, [f.attname for f in m_fields], row[:n])
+    project = Project.from_db(
+        connection.alias, [f.attname for f in p_fields], row[n : n + len(p_fields)]
+    )
+    membership.project = project
+    membership.screening_id, membership.current_id, membership.draft_id = row[-3:]
+    return membership
+
+
+def _membership_locked_orm(user, project_id, exclude) -> Membership | None:
+    memberships = (
+        Membership.objects.select_for_update(of=("self",))
+        .filter(user=user)
+        .select_related("project")
+        .annotate(
+            screening_id=Subquery(
+                Generation.objects.filter(
+                    project_id=OuterRef("project_id"), number=Generation.SCREENING
+                ).values("id")[:1]
+            ),
+            current_id=Subquery(
+                Generation.objects.filter(project_id=OuterRef("project_id"), number__gte=0)
+                .order_by("-number")
+                .values("id")[:1]
+            ),
+            draft_id=Subquery(
+                Labeling.objects.filter(
+                    project_id=OuterRef("project_id"),
+                    labeler_id=OuterRef("user_id"),
+                    status=LabelingStatus.DRAFT,
+                )
+                .exclude(pk__in=exclude)
+                .order_by("id")
+                .values("id")[:1]
+            ),
+        )
+    )
+    if project_id is not None:
+        memberships = memberships.filter(project_id=project_id)
+    return memberships.order_by("id").first()
 
 
 def _gold_solutions(project: Project):
@@ -276,7 +289,7 @@ def _next_screening(user, project, screening_id, membership, now) -> Labeling | 
     if item is None:
         screening_status_update(membership)
         return None
-    return _new_draft(
+    return new_draft(
         user=user,
         project=project,
         solution_id=item.solution_id,
@@ -301,7 +314,7 @@ def _next_quality_control(user, project, generation_id, now, rng) -> Labeling | 
     )
     if not choices:
         return None
-    return _new_draft(
+    return new_draft(
         user=user,
         project=project,
         solution_id=rng.choice(sorted(choices)),
@@ -311,105 +324,24 @@ def _next_quality_control(user, project, generation_id, now, rng) -> Labeling | 
     )
 
 
-_CANDIDATES_SQL = """
-SELECT gi.solution_id, gi.score FROM {item} gi
-WHERE gi.generation_id = %s AND gi.is_open
-  AND NOT EXISTS (SELECT 1 FROM {labeling} m WHERE m.labeler_id = %s
-                  AND m.solution_id = gi.solution_id)
-  AND NOT EXISTS (SELECT 1 FROM {gold} g WHERE g.solution_id = gi.solution_id)
-  AND gi.submitted_count + (
-      SELECT COUNT(*) FROM {labeling} d WHERE d.solution_id = gi.solution_id
-      AND d.status = %s AND d.lease_expires_at > %s
-      AND NOT d.is_quality_control AND NOT d.is_screening) < %s
-  {tried}
-ORDER BY gi.rank, gi.solution_id
-LIMIT %s"""
-
-
-def _candidates(user, project, generation_id, now, tried) -> list[tuple[int, float | None]]:
-    """Open items of the generation, best first, that the user never had, that are not gold,
-    and whose submitted labelings plus live drafts are under the overlap. Plain SQL: the
-    statement is the same on every request, and building it with the ORM cost more CPU than
-    running it (it runs in well under a millisecond on the partial index of open items)."""
-    sql = _CANDIDATES_SQL.format(
-        item=GenerationItem._meta.db_table,
-        labeling=Labeling._meta.db_table,
-        gold=GoldLabel._meta.db_table,
-        tried=f"AND gi.solution_id NOT IN ({', '.join(['%s'] * len(tried))})" if tried else "",
-    )
-    params = [
-        generation_id,
-        user.pk,
-        LabelingStatus.DRAFT.value,
-        connection.ops.adapt_datetimefield_value(now),
-        project.overlap,
-        *tried,
-        CANDIDATES_PER_TRY,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _next_regular(user, project, generation_id, now) -> Labeling | None:
-    tried: set[int] = set()
-    busy: list[tuple[int, float | None]] = []
-    while True:
-        batch = _candidates(user, project, generation_id, now, sorted(tried))
-        if not batch:
-            break
-        for solution_id, score in batch:
-            tried.add(solution_id)
-            try:
-                return _claim(user, project, generation_id, now, solution_id, score, wait=False)
-            except _Busy:
-                busy.append((solution_id, score))  # being given to someone else right now
-            except _Full:
-                pass
-    # Everything free was locked by concurrent requests: wait for those locks in turn rather
-    # than answer "nothing left" while work remains.
-    for solution_id, score in busy:
-        try:
-            return _claim(user, project, generation_id, now, solution_id, score, wait=True)
-        except _Full:
-            pass
-    return None
-
-
-class _Busy(Exception):
-    pass
-
-
-class _Full(Exception):
-    pass
-
-
-def _claim(user, project, generation_id, now, solution_id, score, *, wait: bool) -> Labeling:
-    """Lock the solution, recount its slots, and make the draft. Runs in a savepoint, so a
-    candidate that cannot be used releases its lock at once (holding it while trying the next
-    one could deadlock with a request doing the same in the other order)."""
-    with transaction.atomic():
-        if wait:
-            _lock_solution_blocking(solution_id)
-        elif not _lock_solution(solution_id):
-            raise _Busy
-        if _slots_taken(solution_id, generation_id, now) >= project.overlap:
-            raise _Full
-        return _new_draft(
-            user=user,
-            project=project,
-            solution_id=solution_id,
-            generation_id=generation_id,
-            now=now,
-            score=score,
-        )
-
-
 def assignment_open(*, labeling: Labeling) -> Labeling:
     """The annotator opened (or reloaded) their task: renew its lease, or take it back after
     expiry when the slot is still free (otherwise it is closed as abandoned)."""
     if labeling.status != LabelingStatus.DRAFT:
         return labeling
+    now = timezone.now()
+    expires_at, minutes = labeling.lease_expires_at, labeling.project.lease_minutes
+    if expires_at is not None and expires_at > now:  # held: renew, unless renewed just now
+        if lease_is_fresh(expires_at, minutes, now):
+            return labeling
+        lease = lease_minutes_until(minutes, now)
+        # one conditional UPDATE, no lock: it only extends a lease that is still live on the
+        # newest row version, so it never revives a draft whose slot was given away
+        if Labeling.objects.filter(
+            pk=labeling.pk, status=LabelingStatus.DRAFT, lease_expires_at__gt=now
+        ).update(lease_expires_at=lease, updated_at=now):
+            labeling.lease_expires_at = lease
+            return labeling
     with transaction.atomic():
         locked = (
             Labeling.objects.select_for_update(of=("self",))

@@ -2,13 +2,18 @@
 by re-serialising its stored fields (`prm800k.build_record`), or, for the rare imported line
 whose layout that would not reproduce, the kept source line."""
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO
+
+from django.db.models import F
 
 from labeling import prm800k
 from labeling.models import Labeling, LabelingStatus, Project
 
 Progress = Callable[[int], None]
+# The `question` of a PRM800K phase-1 record (../shared/PRM800K-FORMAT.md).
+PHASE1_QUESTION_KEYS = ["problem", "ground_truth_answer"]
 
 
 def labeling_record(labeling: Labeling) -> dict:
@@ -16,10 +21,13 @@ def labeling_record(labeling: Labeling) -> dict:
     solution = labeling.solution
     problem = solution.problem
     generation = labeling.generation
+    # A phase-1 labeling made here (its solution is the problem alone) is written in the
+    # release's phase-1 layout: generation null, the question's problem and answer only.
+    phase1 = labeling.source_hash is None and not solution.steps
     return record_from_fields(
         labeler_uuid=str(labeling.labeler.labeler_uuid),
         submitted_at=labeling.submitted_at,
-        generation=generation.number if generation is not None else None,
+        generation=generation.number if generation is not None and not phase1 else None,
         is_quality_control=labeling.is_quality_control,
         is_screening=labeling.is_screening,
         problem_text=problem.text,
@@ -28,7 +36,7 @@ def labeling_record(labeling: Labeling) -> dict:
         solution_steps=solution.steps,
         final_answer=solution.final_answer,
         verifier_score=labeling.verifier_score,
-        question_keys=labeling.question_keys,
+        question_keys=PHASE1_QUESTION_KEYS if phase1 else labeling.question_keys,
         steps=labeling.steps,
         total_time_ms=labeling.total_time_ms,
         finish_reason=labeling.finish_reason,
@@ -76,15 +84,44 @@ def record_from_fields(
     )
 
 
+# The extension field of an adjudicated solution's lines (docs/formats.md, "Adjudication"):
+# the last key of the record, so a reader of the release layout that ignores unknown keys
+# reads the line as before, and a line of a solution with no adjudication is unchanged.
+ADJUDICATION_KEY = "adjudication"
+
+
 def labeling_line(labeling: Labeling) -> str:
+    """The PRM800K line of a labeling; when its solution has an adjudicated first error (the
+    `adjudicated_first_error` annotation of `with_adjudication`), the record ends with
+    `"adjudication": {"first_error": N}` (0-based step, -1: none)."""
     if labeling.source_line is not None:
-        return labeling.source_line
-    return prm800k.dumps_record(labeling_record(labeling))
+        line = labeling.source_line
+    else:
+        line = prm800k.dumps_record(labeling_record(labeling))
+    first_error = getattr(labeling, "adjudicated_first_error", None)
+    if first_error is None:
+        return line
+    # appended before the closing brace: the rest of the line stays byte for byte
+    extension = json.dumps({ADJUDICATION_KEY: {"first_error": first_error}})[1:-1]
+    if labeling.source_line is not None and f'"{ADJUDICATION_KEY}"' in line:
+        record = json.loads(line)  # an imported line that carries the key already
+        if ADJUDICATION_KEY in record:
+            record[ADJUDICATION_KEY] = {"first_error": first_error}
+            return json.dumps(record)
+    body = line.rstrip()
+    return f"{body[:-1]}, {extension}}}"
+
+
+def with_adjudication(queryset):
+    """`queryset` of labelings annotated with their solution's adjudicated first error (null:
+    none), which `labeling_line` writes as the extension field. One join, no extra query."""
+    return queryset.annotate(adjudicated_first_error=F("solution__adjudication__first_error"))
 
 
 EXPORT_CHUNK = 2000
 EXPORT_FIELDS = (
     "source_line",
+    "source_hash",
     "submitted_at",
     "is_quality_control",
     "is_screening",
@@ -113,7 +150,7 @@ def exportable_labelings(project: Project, generation: int | None = None):
     )
     if generation is not None:
         queryset = queryset.filter(generation__number=generation)
-    return queryset
+    return with_adjudication(queryset)
 
 
 def prm800k_export(
@@ -123,14 +160,33 @@ def prm800k_export(
     generation: int | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Write the project's submitted labelings to `out` as PRM800K lines; returns the count."""
+    """Write the project's submitted labelings to `out` as PRM800K lines; returns the count.
+    (`manage.py export_prm800k`; export jobs filter first and call `prm800k_write` themselves.)"""
+    labelings = exportable_labelings(project, generation).iterator(chunk_size=EXPORT_CHUNK)
+    return prm800k_write(with_progress(labelings, progress), out)
+
+
+def with_progress(items: Iterable, progress: Progress | None) -> Iterator:
+    """`items`, calling `progress(count so far)` every EXPORT_CHUNK items and once at the end."""
     count = 0
-    for labeling in exportable_labelings(project, generation).iterator(chunk_size=EXPORT_CHUNK):
-        out.write(labeling_line(labeling))
-        out.write("\n")
+    for item in items:
+        yield item
         count += 1
         if progress and count % EXPORT_CHUNK == 0:
             progress(count)
     if progress:
         progress(count)
+
+
+def prm800k_write(labelings: Iterable[Labeling], out: IO[str]) -> int:
+    """The one PRM800K writer: each labeling as one line (`labeling_line`: the kept source line
+    of an imported record whose layout re-serialising would not reproduce, else the record
+    rebuilt from its fields), `\n`-terminated, streamed; returns the number of lines. Byte for
+    byte the PRM800K file that was imported (tests/labeling/services/
+    test_prm800k_import_export.py)."""
+    count = 0
+    for labeling in labelings:
+        out.write(labeling_line(labeling))
+        out.write("\n")
+        count += 1
     return count

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from labeling.answers import last_boxed
-from labeling.errors import ApplicationError
+from labeling.bulk_insert import analyze
 from labeling.models import Problem
-from labeling.record_files import iter_records
-from labeling.services.prm800k import MAX_REPORTED_ERRORS, project_get_or_create, sha256
+from labeling.record_files import BadRecords, iter_records, validated_records
+from labeling.services.prm800k import project_get_or_create, sha256
+from labeling.services.solution_staging import PROBLEM_STATISTICS
 
 # The verl copies of MATH append this instruction to every problem (../shared/data/DATA.md).
 PROMPT_SUFFIX = " Let's think step by step and output the final answer within \\boxed{}."
@@ -30,15 +31,31 @@ def strip_prompt_suffix(text: str) -> str:
     return text[: -len(PROMPT_SUFFIX)] if text.endswith(PROMPT_SUFFIX) else text
 
 
+MAX_LEVEL = 32767  # a 16-bit column
+SUBJECT_MAX = Problem._meta.get_field("subject").max_length
+EXTERNAL_ID_MAX = Problem._meta.get_field("external_id").max_length
+
+
 def _parse_level(value) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _LEVEL.match(str(value))
-    if not match:
-        raise ValueError(f"level: expected a number or 'Level N', got {value!r}")
-    return int(match.group(1))
+        level = value
+    else:
+        match = _LEVEL.match(str(value)) if isinstance(value, str) and len(value) < 40 else None
+        if not match:
+            shown = repr(value) if isinstance(value, str) and len(value) < 40 else "that"
+            raise ValueError(f"level: expected a number or 'Level N', got {shown}")
+        level = int(match.group(1))
+    if not 0 <= level <= MAX_LEVEL:
+        raise ValueError(f"level: must be from 0 to {MAX_LEVEL}")
+    return level
+
+
+def _short(value: str, field: str, limit: int) -> str:
+    if len(value) > limit:
+        raise ValueError(f"{field}: {len(value):,} characters; at most {limit} are allowed")
+    return value
 
 
 def _text(record: dict, key: str, required: bool = False) -> str | None:
@@ -58,13 +75,15 @@ def problem_record(record) -> ProblemRecord:
     """Normalise one MATH-style record; raises ValueError naming the bad field."""
     if not isinstance(record, dict):
         raise ValueError("record: must be an object")
-    ground_truth = (record.get("reward_model") or {}).get("ground_truth")
+    reward_model = record.get("reward_model")
+    ground_truth = reward_model.get("ground_truth") if isinstance(reward_model, dict) else None
     if isinstance(ground_truth, dict):  # verl layout (the shared MATH Parquet files)
         text = strip_prompt_suffix(_text(ground_truth, "question", required=True))
         solution = _text(ground_truth, "solution") or ""
         answer = _text(ground_truth, "target")
         subject = record.get("type") or ""
-        extra = record.get("extra_info") or {}
+        extra = record.get("extra_info")
+        extra = extra if isinstance(extra, dict) else {}
         external_id = (
             f"{extra.get('split')}/{extra.get('index')}" if extra.get("index") is not None else ""
         )
@@ -76,39 +95,28 @@ def problem_record(record) -> ProblemRecord:
         external_id = str(record.get("unique_id") or record.get("id") or "")
     if answer is None and solution:
         answer = last_boxed(solution)
+    if not isinstance(subject, str):
+        raise ValueError(f"type: must be a string, got {type(subject).__name__}")
     return ProblemRecord(
         text=text,
         reference_solution=solution,
         reference_answer=answer,
-        subject=subject,
+        subject=_short(subject, "subject", SUBJECT_MAX),
         level=_parse_level(record.get("level")),
-        external_id=external_id,
+        external_id=_short(external_id, "unique_id", EXTERNAL_ID_MAX),
     )
-
-
-PROGRESS_EVERY = 1000
 
 
 def read_problem_records(path: str, stream=None, progress=None) -> list[tuple[str, ProblemRecord]]:
     """All records of a file, or ApplicationError listing every bad one with its location.
     `progress(records read)` is called now and then."""
-    records, errors, total_bad = [], [], 0
-    for count, (where, raw, error) in enumerate(iter_records(path, stream), start=1):
-        if progress and count % PROGRESS_EVERY == 0:
-            progress(count)
-        if error is None:
-            try:
-                records.append((where, problem_record(raw)))
-                continue
-            except ValueError as exc:
-                error = str(exc)
-        total_bad += 1
-        if len(errors) < MAX_REPORTED_ERRORS:
-            errors.append(f"{where}: {error}")
-    if total_bad:
-        raise ApplicationError(
-            f"{path}: {total_bad} bad record(s); nothing was imported.", details=errors
+    bad = BadRecords(path)
+    records = list(
+        validated_records(
+            iter_records(path, stream), lambda raw, where: problem_record(raw), bad, progress
         )
+    )
+    bad.raise_if_any()
     return records
 
 
@@ -142,4 +150,6 @@ def problems_import(
             new.append(Problem(project=project, text_hash=digest, **record.__dict__))
         Problem.objects.bulk_create(new, batch_size=2000)
         result.created = len(new)
+        if new:
+            analyze({Problem: PROBLEM_STATISTICS})
     return result

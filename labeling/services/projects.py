@@ -1,10 +1,14 @@
-"""Project settings, changed by leads."""
+"""Projects, their settings and members, managed by leads."""
 
-from django.db import transaction
+import secrets
+
+from django.db import IntegrityError, transaction
 
 from labeling.errors import ApplicationError
-from labeling.models import Membership, Project
+from labeling.models import Membership, Project, Role, User
 from labeling.services.quality import generation_items_recount
+
+MAX_GUIDELINES_LENGTH = 20_000  # characters; a page or two of rules, not a manual
 
 EDITABLE = (
     "overlap",
@@ -13,7 +17,15 @@ EDITABLE = (
     "screening_pass_mark",
     "qc_pause_threshold",
     "qc_pause_min_questions",
+    "phase1_mode",
+    "phase1_alternatives",
+    "hints_enabled",
+    "hints_unhinted_share",
+    "disagreement_budget",
+    "disagreement_k",
+    "disagreement_confidence",
 )
+MAX_PHASE1_ALTERNATIVES = 16  # proposals at one step (PRM800K showed up to 7); the model's bound
 
 
 def project_update(*, project: Project, **changes) -> Project:
@@ -29,12 +41,25 @@ def project_update(*, project: Project, **changes) -> Project:
         isinstance(changes["lease_minutes"], int) and 1 <= changes["lease_minutes"] <= 24 * 60
     ):
         problems.append("lease_minutes: must be between 1 and 1440")
-    for share in ("qc_rate", "screening_pass_mark", "qc_pause_threshold"):
+    for share in ("qc_rate", "screening_pass_mark", "qc_pause_threshold", "hints_unhinted_share"):
         value = changes.get(share)
         if share in changes and value is None and share == "qc_pause_threshold":
             continue
         if share in changes and not (isinstance(value, (int, float)) and 0 <= value <= 1):
             problems.append(f"{share}: must be a share between 0 and 1")
+    for flag in ("phase1_mode", "hints_enabled"):
+        if flag in changes and not isinstance(changes[flag], bool):
+            problems.append(f"{flag}: must be true or false")
+    k = changes.get("phase1_alternatives", 1)
+    if not (isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_PHASE1_ALTERNATIVES):
+        problems.append(f"phase1_alternatives: must be between 1 and {MAX_PHASE1_ALTERNATIVES}")
+    for count in ("disagreement_budget", "disagreement_k"):
+        value = changes.get(count, 0)
+        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000):
+            problems.append(f"{count}: must be a whole number between 0 and 10000")
+    confidence = changes.get("disagreement_confidence", 0.9)
+    if not (isinstance(confidence, (int, float)) and 0 < confidence <= 1):
+        problems.append("disagreement_confidence: must be above 0 and at most 1")
     if problems:
         raise ApplicationError("Invalid project settings.", details=problems)
     with transaction.atomic():
@@ -50,3 +75,65 @@ def project_update(*, project: Project, **changes) -> Project:
 def membership_resume(*, membership: Membership) -> None:
     membership.paused = False
     membership.save(update_fields=["paused", "updated_at"])
+
+
+def project_create(*, name: str, description: str = "", created_by: User) -> Project:
+    """A new, empty project; its creator becomes a member. ApplicationError when the name is
+    empty, too long or taken."""
+    name = name.strip()
+    if not name:
+        raise ApplicationError("name: a project needs a name")
+    if len(name) > Project._meta.get_field("name").max_length:
+        raise ApplicationError("name: at most 200 characters")
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(name=name, description=description.strip())
+            Membership.objects.create(project=project, user=created_by)
+    except IntegrityError:
+        raise ApplicationError(f"name: a project named {name!r} already exists") from None
+    return project
+
+
+def project_guidelines_set(*, project: Project, guidelines: str) -> Project:
+    """Replace the guidelines annotators see on the task page (plain text, line breaks kept)."""
+    guidelines = guidelines.strip().replace("\r\n", "\n")
+    if len(guidelines) > MAX_GUIDELINES_LENGTH:
+        raise ApplicationError(f"guidelines: at most {MAX_GUIDELINES_LENGTH} characters")
+    project.guidelines = guidelines
+    project.save(update_fields=["guidelines", "updated_at"])
+    return project
+
+
+def membership_add(*, project: Project, username: str, role: str) -> tuple[Membership, str | None]:
+    """Add a person to the project. An existing user keeps their role (ApplicationError when it
+    is not `role`, so a lead never grants a role by mistake); a new user name creates an account
+    with `role` and a random password, returned once so the lead can pass it on (an invitation).
+    Returns (membership, password or None)."""
+    username = username.strip()
+    if not username:
+        raise ApplicationError("username: needed")
+    if role not in Role.values:
+        raise ApplicationError(f"role: must be one of {', '.join(Role.values)}")
+    password = None
+    with transaction.atomic():
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            from labeling.services.users import user_create
+
+            password = secrets.token_urlsafe(9)
+            user, _ = user_create(username=username, role=role, password=password)
+        elif user.role != role:
+            raise ApplicationError(
+                f"role: {username} is already registered as {user.get_role_display().lower()}; "
+                "add them with that role (a role belongs to the person, not the project)"
+            )
+        membership, created = Membership.objects.get_or_create(project=project, user=user)
+        if not created:
+            raise ApplicationError(f"username: {username} is already a member of {project.name}")
+    return membership, password
+
+
+def membership_remove(*, membership: Membership) -> None:
+    """Take a person off the project: they get no new tasks there. Their labelings stay (a
+    task they hold returns to the queue when its lease runs out)."""
+    membership.delete()

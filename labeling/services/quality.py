@@ -2,10 +2,12 @@
 
 from django.db import connection, transaction
 from django.db.models import Avg, Count
+from django.utils import timezone
 
 from labeling import gold_agreement
 from labeling.errors import ApplicationError
 from labeling.models import (
+    FinishReason,
     Generation,
     GenerationItem,
     GoldLabel,
@@ -14,8 +16,11 @@ from labeling.models import (
     Membership,
     Project,
     ScreeningStatus,
+    Solution,
+    StepRating,
     User,
 )
+from labeling.prm800k import iter_ratings
 
 
 def gold_mark(*, labeling: Labeling, by: User | None = None) -> GoldLabel:
@@ -26,6 +31,57 @@ def gold_mark(*, labeling: Labeling, by: User | None = None) -> GoldLabel:
         solution_id=labeling.solution_id, defaults={"labeling": labeling, "marked_by": by}
     )
     return gold
+
+
+def gold_from_first_error(*, solution: Solution, first_error: int, labeler: User) -> GoldLabel:
+    """Make an expert's first-error judgement the gold for `solution` (e.g. ProcessBench's
+    `label`: the 0-based index of the first wrong step, -1 when every step is right).
+
+    The gold is a submitted labeling by `labeler`, rated as a PRM800K phase-2 labeler would:
+    every step before the first error Positive, the first error Negative and nothing after it
+    (`found_error`); with no error, every step Positive (`solution`). Like an imported PRM800K
+    quality-control record that became gold, it is marked quality control and belongs to no
+    generation: it never counts towards a solution's overlap or the retrain trigger.
+    Replaces an earlier gold.
+    Raises ApplicationError when `first_error` is not a step of the solution."""
+    if not -1 <= first_error < len(solution.steps):
+        raise ApplicationError(
+            f"first_error: {first_error} is not a step of solution {solution.pk} "
+            f"({len(solution.steps)} steps; -1 = no error)"
+        )
+    rated = solution.steps if first_error == -1 else solution.steps[: first_error + 1]
+    steps = [
+        {
+            "completions": [
+                {"text": text, "rating": -1 if i == first_error else 1, "flagged": False}
+            ],
+            "human_completion": None,
+            "chosen_completion": None if i == first_error else 0,
+        }
+        for i, text in enumerate(rated)
+    ]
+    with transaction.atomic():
+        labeling = Labeling.objects.create(
+            project_id=solution.project_id,
+            solution=solution,
+            labeler=labeler,
+            status=LabelingStatus.SUBMITTED,
+            finish_reason=FinishReason.SOLUTION if first_error == -1 else FinishReason.FOUND_ERROR,
+            submitted_at=timezone.now(),
+            steps=steps,
+            is_quality_control=True,
+        )
+        StepRating.objects.bulk_create(
+            StepRating(
+                labeling=labeling,
+                step_index=row.step_index,
+                completion_index=row.completion_index,
+                rating=row.rating,
+                flagged=row.flagged,
+            )
+            for row in iter_ratings(steps)
+        )
+        return gold_mark(labeling=labeling, by=labeler)
 
 
 def gold_from_quality_control_records(project: Project) -> int:
@@ -56,7 +112,9 @@ def labeling_score_against_gold(labeling: Labeling) -> None:
     gold = gold.first()
     if gold is None:
         return
-    agreement, first_match = gold_agreement.score(gold.labeling.steps, labeling.steps)
+    agreement, first_match = gold_agreement.score_labeling(
+        gold.labeling.steps, labeling.steps, phase1=not labeling.solution.steps
+    )
     labeling.gold_agreement = agreement
     labeling.gold_first_error_match = first_match
     labeling.save(update_fields=["gold_agreement", "gold_first_error_match", "updated_at"])
@@ -82,8 +140,9 @@ def screening_status_update(membership: Membership) -> None:
         return
     equal = compared = 0
     for answer in answers.select_related("solution__gold__labeling"):
-        gold = gold_agreement.first_ratings(answer.solution.gold.labeling.steps)
-        e, c = gold_agreement.step_agreement(gold, gold_agreement.first_ratings(answer.steps))
+        e, c = gold_agreement.agreement_counts(
+            answer.solution.gold.labeling.steps, answer.steps, phase1=not answer.solution.steps
+        )
         equal, compared = equal + e, compared + c
     score = equal / compared if compared else 0.0
     membership.screening_score = score
@@ -110,9 +169,9 @@ def quality_control_check_pause(membership: Membership) -> None:
         membership.save(update_fields=["paused", "updated_at"])
 
 
-def generation_items_recount(project: Project) -> None:
+def generation_items_recount(project: Project, *, generation_id: int | None = None) -> None:
     """Recompute each generation item's submitted count and open flag from the labelings
-    (after imports and when the overlap changes).
+    (after imports and when the overlap changes); only generation `generation_id`'s when given.
 
     One set-based UPDATE: the counts come from one GROUP BY over the project's labelings, joined
     to its items (a correlated count per item degenerates into an index scan per item inside a
@@ -120,9 +179,10 @@ def generation_items_recount(project: Project) -> None:
     item_table = GenerationItem._meta.db_table
     sql = f"""
         UPDATE {item_table}
-        SET submitted_count = fresh.n, is_open = (fresh.n < %(overlap)s)
+        SET submitted_count = fresh.n, is_open = (fresh.n < fresh.wanted)
         FROM (
-            SELECT item.id AS item_id, COALESCE(counted.n, 0) AS n
+            SELECT item.id AS item_id, COALESCE(counted.n, 0) AS n,
+                COALESCE(item.wanted, %(overlap)s) AS wanted
             FROM {item_table} AS item
             JOIN {Generation._meta.db_table} AS generation
                 ON generation.id = item.generation_id
@@ -139,15 +199,17 @@ def generation_items_recount(project: Project) -> None:
                 ON counted.generation_id = item.generation_id
                 AND counted.solution_id = item.solution_id
             WHERE generation.project_id = %(project)s
+                AND (%(generation)s IS NULL OR generation.id = %(generation)s)
         ) AS fresh
         WHERE {item_table}.id = fresh.item_id
             AND ({item_table}.submitted_count <> fresh.n
-                OR {item_table}.is_open <> (fresh.n < %(overlap)s))
+                OR {item_table}.is_open <> (fresh.n < fresh.wanted))
     """
     params = {
         "overlap": project.overlap,
         "project": project.pk,
         "submitted": LabelingStatus.SUBMITTED.value,
+        "generation": generation_id,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

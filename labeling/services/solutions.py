@@ -1,4 +1,4 @@
-"""Importing candidate solutions: ProcessBench's JSON and a plain JSON Lines layout.
+"""Importing candidate solutions: ProcessBench's JSON and a plain JSON Lines layout (or Parquet).
 
 JSON Lines records carry the problem as `problem` (text; matched exactly, or created) or as a
 reference to a problem already in the project (`problem_id`, our id, or `problem_external_id`,
@@ -7,33 +7,50 @@ lines); and optionally `answer` (alias `final_answer`; found in the last step wh
 `reference_answer`, `generator`, `metadata` (an object: sampling settings and the like), `id` and
 `is_correct`. ProcessBench records carry `id`, `generator`, `problem`, `steps`,
 `final_answer_correct` and `label` (the experts' first wrong step, kept in the metadata).
+
+How it is fast (issue 15; docs/benchmarks.md): records stream from the file into a temporary
+staging table (COPY on PostgreSQL, batched inserts on SQLite) while they are checked, so memory
+stays flat at any file size; then a few set-based statements create the missing problems, match
+every record to its problem by the problem's hashed text (or its id / external id), insert the
+solutions that are new (`ON CONFLICT DO NOTHING` on (problem, steps hash)) and put them into the
+generation in file order. Nothing of the project is loaded into memory. The tasks are servable
+when the transaction commits; grading follows on the `grading` queue.
 """
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max
 
+from labeling import hooks
 from labeling.answers import final_answer as answer_in_steps
 from labeling.errors import ApplicationError
-from labeling.models import Generation, GenerationItem, Problem, Solution
 from labeling.prm800k import ANSWER_MARKER
-from labeling.record_files import iter_records
-from labeling.services.prm800k import (
+from labeling.record_files import (
     MAX_REPORTED_ERRORS,
+    BadRecords,
+    import_limits,
+    iter_records,
+    validated_records,
+)
+from labeling.services.prm800k import (
+    lock_project_imports,
     project_get_or_create,
     sha256,
-    steps_hash,
+    steps_json,
 )
 from labeling.services.problems import strip_prompt_suffix
-from labeling.services.quality import generation_items_recount
+from labeling.services.solution_staging import StagedImport
+from labeling.text_policy import ImportLimits, check_count
 
 SOURCE_PROCESSBENCH = "processbench"
 SOURCE_IMPORT = "import"
+MAX_ID = 2**63 - 1  # ids are 64-bit
+SHORT_TEXT = 200  # generator, id and problem_external_id are stored in 200-character columns
 
 
-@dataclass
+@dataclass(slots=True)
 class SolutionRecord:
     problem: str | None  # None when the record refers to a problem by id or external id
     steps: list[str]
@@ -43,10 +60,10 @@ class SolutionRecord:
     external_id: str
     is_correct: bool | None
     source: str
-    metadata: dict = field(default_factory=dict)
+    metadata: dict
     problem_id: int | None = None
     problem_external_id: str | None = None
-    where: str = ""  # FILE:LINE, for errors found after reading (an unknown problem reference)
+    steps_text: str = ""  # json.dumps(steps): what steps_hash hashes and what is stored
 
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
@@ -66,26 +83,35 @@ def split_steps(text: str) -> list[str]:
     return steps
 
 
-def _optional_str(record: dict, key: str) -> str | None:
+def _optional_str(record: dict, key: str, max_chars: int | None = None) -> str | None:
     value = record.get(key)
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{key}: must be a string, got {type(value).__name__}")
+    if value is not None and max_chars is not None and len(value) > max_chars:
+        raise ValueError(f"{key}: {len(value):,} characters; at most {max_chars} are allowed")
     return value
 
 
-def solution_record(record) -> SolutionRecord:
-    """Normalise one record; raises ValueError naming the bad field."""
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def solution_record(record, limits: ImportLimits | None = None) -> SolutionRecord:
+    """Normalise one record (its texts already passed the text policy: `iter_records`);
+    raises ValueError naming the bad field."""
+    limits = limits or import_limits()
     if not isinstance(record, dict):
         raise ValueError("record: must be an object")
     problem = record.get("problem")
     problem_id = record.get("problem_id")
     problem_external_id = record.get("problem_external_id")
-    if problem_id is not None and (not isinstance(problem_id, int) or isinstance(problem_id, bool)):
-        raise ValueError("problem_id: must be an integer")
+    if problem_id is not None and (not _is_int(problem_id) or not 1 <= problem_id <= MAX_ID):
+        raise ValueError("problem_id: must be a positive integer (a problem's id)")
     if problem_external_id is not None and (
         not isinstance(problem_external_id, str) or not problem_external_id.strip()
     ):
         raise ValueError("problem_external_id: must be a non-empty string")
+    _optional_str(record, "problem_external_id", SHORT_TEXT)
     referenced = problem_id is not None or problem_external_id is not None
     if (problem is not None or not referenced) and (
         not isinstance(problem, str) or not problem.strip()
@@ -106,6 +132,7 @@ def solution_record(record) -> SolutionRecord:
         )
     if not steps:
         raise ValueError("steps: empty")
+    check_count(len(steps), "steps", limits.max_steps, "steps", "IMPORT_MAX_STEPS")
     for i, step in enumerate(steps):
         if not isinstance(step, str):
             raise ValueError(f"steps[{i}]: must be a string, got {type(step).__name__}")
@@ -116,8 +143,9 @@ def solution_record(record) -> SolutionRecord:
         if not isinstance(correct, bool):
             raise ValueError("final_answer_correct: must be true or false")
         label = record["label"]
-        if not isinstance(label, int) or isinstance(label, bool) or not -1 <= label < len(steps):
-            raise ValueError(f"label: must be -1 or a step index below {len(steps)}, got {label!r}")
+        if not _is_int(label) or not -1 <= label < len(steps):
+            shown = label if _is_int(label) and abs(label) < 10**9 else type(label).__name__
+            raise ValueError(f"label: must be -1 or a step index below {len(steps)}, got {shown}")
         metadata["processbench_label"] = label
     else:
         correct = record.get("is_correct")
@@ -128,27 +156,82 @@ def solution_record(record) -> SolutionRecord:
         answer = _optional_str(record, "final_answer")
     if answer is None:
         answer = answer_in_steps(steps)
-    generator = _optional_str(record, "generator") or ""
+    generator = _optional_str(record, "generator", SHORT_TEXT) or ""
     extra = record.get("metadata")
     if extra is not None:
         if not isinstance(extra, dict):
             raise ValueError("metadata: must be an object")
         metadata = {**extra, **metadata}
     external_id = record.get("id")
-    if external_id is not None and not isinstance(external_id, (str, int)):
+    if external_id is not None and (
+        not isinstance(external_id, str | int) or isinstance(external_id, bool)
+    ):
         raise ValueError("id: must be a string or a number")
+    external_id = "" if external_id is None else str(external_id)
+    if len(external_id) > SHORT_TEXT:
+        raise ValueError(f"id: {len(external_id):,} characters; at most {SHORT_TEXT} are allowed")
     return SolutionRecord(
         problem=None if problem is None else strip_prompt_suffix(problem),
         steps=steps,
         answer=answer,
         reference_answer=_optional_str(record, "reference_answer"),
         generator=generator,
-        external_id="" if external_id is None else str(external_id),
+        external_id=external_id,
         is_correct=correct,
         source=SOURCE_PROCESSBENCH if is_processbench else SOURCE_IMPORT,
         metadata=metadata,
         problem_id=problem_id,
         problem_external_id=problem_external_id,
+        steps_text=steps_json(steps),
+    )
+
+
+class _ProblemHashes:
+    """sha256 of problem texts, remembering the ones already staged: a pool repeats each problem
+    for every candidate, and only the first record of a problem needs to carry its text to the
+    staging table (a quarter of the bytes, in the benchmark's pool). Bounded: when full it
+    forgets, and a forgotten problem's text is merely staged again."""
+
+    LIMIT = 20_000
+
+    def __init__(self):
+        self.staged: dict[str, str] = {}  # text -> hash
+
+    def get(self, text: str) -> tuple[str, bool]:
+        """(hash, whether this is the first record of the problem to be staged)."""
+        digest = self.staged.get(text)
+        if digest is not None:
+            return digest, False
+        if len(self.staged) >= self.LIMIT:
+            self.staged.clear()
+        digest = self.staged[text] = sha256(text)
+        return digest, True
+
+
+def staged_row(record: SolutionRecord, where: str, problems: _ProblemHashes) -> tuple:
+    """The staging-table row of a record (`solution_staging.COLUMNS` order, without `ord`)."""
+    try:
+        # allow_nan=False: NaN is not JSON, and PostgreSQL's jsonb refuses it
+        metadata = json.dumps(record.metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata: not storable as JSON ({exc})") from None
+    text = record.problem
+    digest, first = (None, False) if text is None else problems.get(text)
+    return (
+        where,
+        digest,
+        text if first else None,
+        record.problem_id if text is None else None,
+        record.problem_external_id if text is None and record.problem_id is None else None,
+        record.reference_answer,
+        record.steps_text,
+        sha256(record.steps_text),
+        record.answer,
+        record.generator,
+        record.source,
+        record.external_id,
+        record.is_correct,
+        metadata,
     )
 
 
@@ -171,64 +254,30 @@ class SolutionImportResult:
         )
 
 
-def read_solution_records(path: str, stream=None, progress=None) -> list[SolutionRecord]:
-    records, errors, total_bad = [], [], 0
-    for count, (where, raw, error) in enumerate(iter_records(path, stream), start=1):
-        if progress and count % PROGRESS_EVERY == 0:
-            progress(count)
-        if error is None:
-            try:
-                record = solution_record(raw)
-                record.where = where
-                records.append(record)
-                continue
-            except ValueError as exc:
-                error = str(exc)
-        total_bad += 1
-        if len(errors) < MAX_REPORTED_ERRORS:
-            errors.append(f"{where}: {error}")
-    if total_bad:
-        raise ApplicationError(
-            f"{path}: {total_bad} bad record(s); nothing was imported.", details=errors
-        )
-    return records
+class _Rows:
+    """The staging rows of a file's records, in file order; bad records are collected as
+    `FILE:LINE: field: what is wrong` (after the first one, nothing more is staged)."""
 
+    def __init__(self, path: str, stream, progress, limits: ImportLimits):
+        self.path, self.stream, self.progress, self.limits = path, stream, progress, limits
+        self.bad = BadRecords(path)
+        self.count = 0
+        self.problems = _ProblemHashes()
 
-PROGRESS_EVERY = 1000
+    def _located(self):
+        for located in iter_records(self.path, self.stream, self.limits):
+            self.count += 1
+            yield located
 
+    def _row(self, raw, where: str):
+        return staged_row(solution_record(raw, self.limits), where, self.problems)
 
-def _resolve_problem_references(path: str, project, records: list[SolutionRecord]) -> None:
-    """Fill in `problem` (the text) of records that refer to a problem by id or external id;
-    ApplicationError naming each record whose reference matches no problem of the project."""
-    referring = [r for r in records if r.problem is None]
-    if not referring:
-        return
-    ids = {r.problem_id for r in referring if r.problem_id is not None}
-    external = {r.problem_external_id for r in referring if r.problem_id is None}
-    by_id = dict(Problem.objects.filter(project=project, pk__in=ids).values_list("pk", "text"))
-    by_external = dict(
-        Problem.objects.filter(project=project, external_id__in=external).values_list(
-            "external_id", "text"
-        )
-    )
-    errors, total_bad = [], 0
-    for record in referring:
-        if record.problem_id is not None:
-            text, field_name = by_id.get(record.problem_id), "problem_id"
-            value = record.problem_id
-        else:
-            text, field_name = by_external.get(record.problem_external_id), "problem_external_id"
-            value = record.problem_external_id
-        if text is None:
-            total_bad += 1
-            if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append(f"{record.where}: {field_name}: no problem {value!r} in this project")
-            continue
-        record.problem = text
-    if total_bad:
-        raise ApplicationError(
-            f"{path}: {total_bad} bad record(s); nothing was imported.", details=errors
-        )
+    def __iter__(self):
+        for _, row in validated_records(self._located(), self._row, self.bad, self.progress):
+            yield row
+
+    def raise_errors(self) -> None:
+        self.bad.raise_if_any()
 
 
 def solutions_import(
@@ -239,95 +288,49 @@ def solutions_import(
     stream=None,
     progress=None,
 ) -> SolutionImportResult:
-    """Import candidate solutions into a generation (a new one unless `generation` is given).
-    `progress(records read)` is called now and then while the file is read."""
-    if generation is not None and generation < -1:
-        raise ApplicationError(f"--generation must be -1 or more, got {generation}")
-    records = read_solution_records(path, stream, progress)
-    result = SolutionImportResult(records=len(records))
-    if not records:
-        return result
+    """Import candidate solutions into a generation (a new one unless `generation` is given),
+    all or nothing. `progress(records read)` is called now and then while the file is read.
+    ApplicationError lists the bad records (`FILE:LINE: field: what is wrong`)."""
+    if generation is not None and not -1 <= generation <= 2**31 - 1:
+        raise ApplicationError(f"--generation must be from -1 to 2147483647, got {generation}")
+    limits = import_limits()
+    result = SolutionImportResult()
     with transaction.atomic():
         project = project_get_or_create(project_name)
-        _resolve_problem_references(path, project, records)
-        problems = {p.text_hash: p for p in Problem.objects.filter(project=project)}
-        new_problems = {}
-        for record in records:
-            digest = sha256(record.problem)
-            if digest not in problems and digest not in new_problems:
-                new_problems[digest] = Problem(
-                    project=project,
-                    text=record.problem,
-                    text_hash=digest,
-                    reference_answer=record.reference_answer,
-                )
-        Problem.objects.bulk_create(new_problems.values(), batch_size=2000)
-        problems.update(new_problems)
-        result.problems_created = len(new_problems)
-
-        existing = {
-            (s.problem_id, s.steps_hash): s
-            for s in Solution.objects.filter(project=project).only("id", "problem_id", "steps_hash")
-        }
-        new_solutions, ordered = {}, []
-        for record in records:
-            problem = problems[sha256(record.problem)]
-            key = (problem.pk, steps_hash(record.steps))
-            solution = existing.get(key) or new_solutions.get(key)
-            if solution is None:
-                solution = Solution(
-                    project=project,
-                    problem=problem,
-                    steps=record.steps,
-                    steps_hash=key[1],
-                    final_answer=record.answer,
-                    generator=record.generator,
-                    source=record.source,
-                    external_id=record.external_id,
-                    is_correct=record.is_correct,
-                    metadata=record.metadata,
-                )
-                new_solutions[key] = solution
-            else:
-                result.already_present += 1
-            ordered.append(solution)
-        Solution.objects.bulk_create(new_solutions.values(), batch_size=2000)
-        result.created = len(new_solutions)
-
-        if generation is None and not new_solutions:
-            return result  # nothing new: no empty generation is made
-        if generation is None:
-            top = Generation.objects.filter(project=project).aggregate(top=Max("number"))["top"]
-            number = max(0, (top if top is not None else -1) + 1)
-            target = Generation.objects.create(project=project, number=number, strategy="imported")
-        else:
-            target, _ = Generation.objects.get_or_create(
-                project=project, number=generation, defaults={"strategy": "imported"}
+        lock_project_imports(project)
+        staged = StagedImport(project)
+        rows = _Rows(path, stream, progress, limits)
+        staged.load(rows)
+        rows.raise_errors()  # rolls back everything, the staging table included
+        result.records = rows.count
+        if not rows.count:
+            staged.drop()
+            return result
+        result.problems_created = staged.create_problems()
+        staged.resolve_problems()
+        unknown = staged.unknown_problem_references(MAX_REPORTED_ERRORS)
+        if unknown:
+            total, lines = unknown
+            raise ApplicationError(
+                f"{path}: {total} bad record(s); nothing was imported.", details=lines
             )
+        result.created = staged.create_solutions()
+        result.already_present = result.records - result.created
+        if generation is None and not result.created:
+            staged.drop()
+            return result  # nothing new: no empty generation is made
+        target, is_new = staged.target_generation(generation)
         result.generation = target.number
-
-        members = set(
-            GenerationItem.objects.filter(generation=target).values_list("solution_id", flat=True)
-        )
-        rank = (
-            GenerationItem.objects.filter(generation=target).aggregate(top=Max("rank"))["top"] or 0
-        )
-        items = []
-        for solution in ordered:
-            if solution.pk in members:
-                continue
-            members.add(solution.pk)
-            rank += 1
-            items.append(GenerationItem(generation=target, solution=solution, rank=rank))
-        GenerationItem.objects.bulk_create(items, batch_size=2000)
-        generation_items_recount(project)
-        if new_solutions:  # grade the new candidates on a worker (best effort: the beat
-            # watchdog grades whatever is left when the broker is down)
+        staged.add_to_generation(target, recount=not is_new)
+        staged.analyze()
+        staged.drop()
+        if result.created:  # grade the new candidates on a `grading` worker (best effort: the
+            # beat watchdog grades whatever is left when the broker is down)
             transaction.on_commit(lambda: _grade_later(project.pk))
+    if progress:
+        progress(result.records)
     return result
 
 
 def _grade_later(project_id: int) -> None:
-    from active_learning.grading import grading_enqueue
-
-    grading_enqueue(project_id)
+    hooks.solutions_need_grading.fire(project_id)  # the loop's grading queue subscribes

@@ -1,29 +1,35 @@
-"""Recording what annotators say: draft saves (every rating as it is made) and submit."""
+"""Submitting a labeling: the checks, the ratings written as StepRating rows, quality
+control and the generation item's count. Draft saves are labeling/services/drafts.py."""
 
+import json
 import logging
 
-from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from labeling import rating_rules
+from labeling import hot_sql, phase1_rules, rating_rules
 from labeling.errors import ApplicationError, Conflict, NotFound
-from labeling.models import GenerationItem, Labeling, LabelingStatus, Membership, StepRating
+from labeling.models import (
+    GenerationItem,
+    Labeling,
+    LabelingStatus,
+    Membership,
+    Project,
+    Solution,
+    StepRating,
+)
 from labeling.prm800k import iter_ratings
-from labeling.project_stats import stats_mark_changed
-from labeling.services.assignments import lease_minutes_until
+from labeling.services.after_submit import after_submit
+from labeling.services.drafts import NO_SUCH_ASSIGNMENT, StaleDraft, check_draft, time_grown
 from labeling.services.quality import (
     labeling_score_against_gold,
     quality_control_check_pause,
     screening_status_update,
 )
-from labeling.tasks import project_stats_refresh
 
 logger = logging.getLogger(__name__)
-STATS_REFRESH_DEBOUNCE = 30  # seconds: at most one statistics refresh per project per window
-MAX_TOTAL_TIME_MS = 7 * 24 * 3600 * 1000  # a week on one task is a client bug, not a labeling
 SUBMIT_FIELDS = [
     "total_time_ms",
     "status",
@@ -33,10 +39,6 @@ SUBMIT_FIELDS = [
     "lease_expires_at",
     "updated_at",
 ]
-LEASE_EXPIRED = "Your hold on this task expired. Reload the page to take it back if it is free."
-
-
-NO_SUCH_ASSIGNMENT = "No such assignment."
 
 
 def _locked(labeling_id: int, labeler_id: int) -> Labeling:
@@ -53,112 +55,52 @@ def _locked(labeling_id: int, labeler_id: int) -> Labeling:
     return labeling
 
 
-def _time(value, current: int | None) -> int | None:
-    """Time only grows: a late or repeated save never takes time away."""
-    if value is None:
-        return current
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOTAL_TIME_MS:
-        raise ApplicationError("total_time_ms: must be a whole number of milliseconds")
-    return max(current or 0, value)
-
-
-def _check_draft(status: str, lease_expires_at, now) -> None:
-    if status != LabelingStatus.DRAFT:
-        raise Conflict(f"This labeling is {status}; its ratings can no longer change.")
-    if lease_expires_at is not None and lease_expires_at <= now:
-        raise Conflict(LEASE_EXPIRED)
-
-
 def _write_ratings(labeling: Labeling) -> None:
-    StepRating.objects.filter(labeling=labeling).delete()
+    """Upsert the labeling's StepRating rows (one statement; a row already there, which a
+    draft never has, is updated in place rather than deleted and inserted again)."""
     StepRating.objects.bulk_create(
-        StepRating(
-            labeling=labeling,
-            step_index=row.step_index,
-            completion_index=row.completion_index,
-            rating=row.rating,
-            flagged=row.flagged,
-        )
-        for row in iter_ratings(labeling.steps)
+        (
+            StepRating(
+                labeling=labeling,
+                step_index=row.step_index,
+                completion_index=row.completion_index,
+                rating=row.rating,
+                flagged=row.flagged,
+            )
+            for row in iter_ratings(labeling.steps)
+        ),
+        update_conflicts=True,
+        unique_fields=["labeling", "step_index", "completion_index"],
+        update_fields=["rating", "flagged"],
     )
 
 
-def draft_save(*, labeling: Labeling, steps, total_time_ms=None) -> Labeling:
-    """Replace the draft's ratings and flags (kept in `Labeling.steps`), advance its time and
-    renew its lease."""
-    result = assignment_draft_save(
-        user_id=labeling.labeler_id,
-        assignment_id=labeling.pk,
-        steps=steps,
-        total_time_ms=total_time_ms,
-    )
-    labeling.steps = result.steps
-    labeling.total_time_ms = result.total_time_ms
-    labeling.lease_expires_at = result.lease_expires_at
-    return labeling
-
-
-class DraftSaved:
-    __slots__ = ("lease_expires_at", "steps", "total_time_ms")
-
-    def __init__(self, steps, total_time_ms, lease_expires_at):
-        self.steps = steps
-        self.total_time_ms = total_time_ms
-        self.lease_expires_at = lease_expires_at
-
-
-def assignment_draft_save(*, user_id: int, assignment_id: int, steps, total_time_ms=None):
-    """Save the draft `assignment_id` of user `user_id` (NotFound when it is not theirs).
-
-    The hottest request of the platform, so it is two statements and no transaction: one read
-    (the ownership check, the draft's state, the solution's step texts and the project's lease
-    length, no model objects) and one conditional UPDATE that only changes a row that is still
-    this user's draft with a live lease. PostgreSQL re-checks that condition on the newest row
-    version, so a save racing a submit, an expiry takeover or a lead's release changes nothing
-    and is answered 409, exactly as when the lock was taken first. Time only grows, in SQL
-    (GREATEST), so out-of-order saves never take time away."""
-    now = timezone.now()
-    row = (
-        Labeling.objects.filter(pk=assignment_id, labeler_id=user_id)
-        .values_list(
-            "status",
-            "lease_expires_at",
-            "total_time_ms",
-            "solution__steps",
-            "project__lease_minutes",
-        )
-        .first()
-    )
-    if row is None:
-        raise NotFound(NO_SUCH_ASSIGNMENT)
-    status, lease_expires_at, current_time, texts, minutes = row
-    _check_draft(status, lease_expires_at, now)
-    try:
-        marks = rating_rules.parse_marks(steps, len(texts))
-    except rating_rules.DraftError as exc:
-        raise ApplicationError(str(exc)) from None
-    label_steps = rating_rules.to_label_steps(texts, marks)
-    new_lease = lease_minutes_until(minutes, now)
-    fields = {"steps": label_steps, "lease_expires_at": new_lease, "updated_at": now}
-    new_time = current_time
-    if total_time_ms is not None:
-        value = _time(total_time_ms, 0)
-        fields["total_time_ms"] = Greatest(Coalesce(F("total_time_ms"), Value(0)), Value(value))
-        new_time = max(current_time or 0, value)
-    updated = (
-        Labeling.objects.filter(pk=assignment_id, labeler_id=user_id, status=LabelingStatus.DRAFT)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__gt=now))
-        .update(**fields)
-    )
-    if not updated:  # it changed since the read: say why, from the row as it is now
-        status, lease_expires_at = Labeling.objects.filter(pk=assignment_id).values_list(
-            "status", "lease_expires_at"
-        ).first() or (LabelingStatus.ABANDONED, None)
-        _check_draft(status, lease_expires_at, now)
-        raise Conflict(LEASE_EXPIRED)
-    # StepRating rows (read by statistics and training, which use submitted labelings only)
-    # are written once, at submit.
-    return DraftSaved(label_steps, new_time, new_lease)
+# The whole submit of a regular labeling as one PostgreSQL statement (data-modifying CTEs): the
+# labeling becomes submitted only if it is still the draft that was read (same `updated_at`: no
+# save, renewal, release or submit since) with a live lease; then, from the same row, its
+# ratings are upserted and its generation item counted (closed when this submit brings it to
+# the overlap). No row is returned, and nothing changes, when the condition fails.
+_SUBMIT_SQL = """
+WITH l AS (
+  UPDATE {labeling} SET status = %s, finish_reason = %s, reason = %s,
+    submitted_at = %s::timestamptz, lease_expires_at = NULL, updated_at = %s::timestamptz,
+    total_time_ms = %s::bigint
+  WHERE id = %s AND labeler_id = %s AND status = %s AND updated_at = %s::timestamptz
+    AND (lease_expires_at IS NULL OR lease_expires_at > %s::timestamptz)
+  RETURNING id, generation_id, solution_id
+), r AS (
+  INSERT INTO {rating} (labeling_id, step_index, completion_index, rating, flagged)
+  SELECT l.id, v.s, v.c, v.r, v.f FROM l,
+    unnest(%s::int[], %s::int[], %s::int[], %s::bool[]) AS v(s, c, r, f)
+  ON CONFLICT (labeling_id, step_index, completion_index)
+  DO UPDATE SET rating = EXCLUDED.rating, flagged = EXCLUDED.flagged
+), g AS (
+  UPDATE {item} gi SET submitted_count = gi.submitted_count + 1,
+    is_open = CASE WHEN gi.submitted_count >= COALESCE(gi.wanted, %s::int + 1) - 1
+      THEN false ELSE gi.is_open END
+  FROM l WHERE gi.generation_id = l.generation_id AND gi.solution_id = l.solution_id
+)
+SELECT id FROM l"""
 
 
 def labeling_submit(
@@ -175,26 +117,46 @@ def labeling_submit(
 
 
 def assignment_submit(
-    *, user_id: int, assignment_id: int, finish_reason: str, reason: str = "", total_time_ms=None
+    *,
+    user_id: int,
+    assignment_id: int,
+    finish_reason: str,
+    reason: str = "",
+    total_time_ms=None,
+    revision=None,
 ) -> Labeling:
     """Submit the labeling `assignment_id` of user `user_id` (NotFound when it is not theirs).
-    Submitting again with the same finish reason changes nothing."""
+    Submitting again with the same finish reason (and, when given, the submitted revision)
+    changes nothing. `revision`: the draft
+    revision the client last saw; StaleDraft (409) when the stored draft moved on since (the
+    client would submit ratings it has not shown), None skips the check.
+
+    On PostgreSQL a regular labeling is submitted in two statements and no explicit
+    transaction: a read, then one conditional write (_SUBMIT_SQL) that changes nothing unless
+    the labeling is still the draft that was read. When it changed in between (a save racing
+    the submit, an expiry, a lead's release), or for quality-control and screening questions
+    (scored against gold), and on SQLite, the labeling is locked, read again and written with
+    the ORM in one transaction."""
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        labeling = _submit_unlocked(
+            user_id, assignment_id, finish_reason, reason, total_time_ms, revision
+        )
+        if labeling is not None:
+            return labeling
     with transaction.atomic():
         labeling = _locked(assignment_id, user_id)
         if labeling.status == LabelingStatus.SUBMITTED:
-            if labeling.finish_reason == finish_reason:
-                return labeling  # a double click or a retried request
-            raise Conflict(f"Already submitted as {labeling.finish_reason}.")
-        _check_draft(labeling.status, labeling.lease_expires_at, now)
-        marks = rating_rules.marks_of(labeling.steps)
-        try:
-            reason = rating_rules.check_submit(
-                marks, len(labeling.solution.steps), finish_reason, reason
-            )
-        except rating_rules.DraftError as exc:
-            raise ApplicationError(str(exc)) from None
-        labeling.total_time_ms = _time(total_time_ms, labeling.total_time_ms)
+            return _already_submitted(labeling, finish_reason, revision)
+        reason, labeling.total_time_ms = _submit_checked(
+            labeling,
+            len(labeling.solution.steps),
+            finish_reason,
+            reason,
+            total_time_ms,
+            now,
+            revision,
+        )
         labeling.status = LabelingStatus.SUBMITTED
         labeling.finish_reason = finish_reason
         labeling.reason = reason
@@ -219,30 +181,160 @@ def assignment_submit(
             ).update(
                 submitted_count=F("submitted_count") + 1,
                 is_open=Case(
-                    When(submitted_count__gte=labeling.project.overlap - 1, then=Value(False)),
+                    When(
+                        submitted_count__gte=Coalesce(F("wanted"), labeling.project.overlap) - 1,
+                        then=Value(False),
+                    ),
                     default=F("is_open"),
                 ),
             )
-        transaction.on_commit(lambda: _schedule_stats_refresh(labeling.project_id))
-        if not (labeling.is_quality_control or labeling.is_screening):
-            transaction.on_commit(lambda: _retrain_trigger(labeling.project_id))
+        regular = not (labeling.is_quality_control or labeling.is_screening)
+        transaction.on_commit(lambda: after_submit(labeling.project_id, regular=regular))
     return labeling
 
 
-def _retrain_trigger(project_id: int) -> None:
-    """The loop's "retrain after every N labelings" trigger; it never raises, and a broker
-    that is down leaves the run queued, not the submit failed."""
-    from active_learning.pipeline import labels_maybe_trigger
+def _already_submitted(labeling: Labeling, finish_reason: str, revision) -> Labeling:
+    """A submit of a labeling already submitted (both submit paths): the labeling unchanged
+    when it repeats that submit (a double click, a retried request whose answer was lost);
+    StaleDraft (409) when `revision` is given and is not the revision that was submitted (a
+    stale tab or device would otherwise be told "Submitted" for ratings it never showed);
+    Conflict (409) for another finish reason. The revision is checked first."""
+    if revision is not None and revision != labeling.draft_revision:
+        raise StaleDraft(labeling.draft_revision, labeling.steps)
+    if labeling.finish_reason == finish_reason:
+        return labeling
+    raise Conflict(f"Already submitted as {labeling.finish_reason}.")
 
-    labels_maybe_trigger(project_id, after_submit=True)
+
+def _submit_checked(
+    labeling: Labeling,
+    step_count: int,
+    finish_reason: str,
+    reason: str,
+    total_time_ms,
+    now,
+    revision=None,
+):
+    """Checks common to both submit paths (`step_count`: the solution's steps); returns
+    (reason, total time) or raises (StaleDraft when `revision` is given and the stored draft
+    moved on since)."""
+    check_draft(labeling.status, labeling.lease_expires_at, now)
+    if revision is not None and revision != labeling.draft_revision:
+        raise StaleDraft(labeling.draft_revision, labeling.steps)
+    marks = rating_rules.marks_of(labeling.steps)
+    try:
+        if step_count == 0:  # no pre-generated steps: a phase-1 task (services/phase1.py)
+            reason = phase1_rules.check_submit(labeling.steps, finish_reason, reason)
+        else:
+            reason = rating_rules.check_submit(marks, step_count, finish_reason, reason)
+    except rating_rules.DraftError as exc:
+        raise ApplicationError(str(exc)) from None
+    return reason, time_grown(total_time_ms, labeling.total_time_ms)
 
 
-def _schedule_stats_refresh(project_id: int) -> None:
-    """Keep the lead dashboard warm. Best effort: a submit never depends on the broker."""
-    stats_mark_changed(project_id)
-    try:  # the cache is Redis too in production: when Redis is down, both calls fail
-        if not cache.add(f"stats-refresh-pending:{project_id}", 1, timeout=STATS_REFRESH_DEBOUNCE):
-            return
-        project_stats_refresh.apply_async((project_id,), countdown=5, retry=False)
-    except Exception:  # the broker is down: the dashboard recomputes on demand instead
-        logger.warning("could not queue a statistics refresh for project %s", project_id)
+# What the two-statement submit reads: the labeling's own columns (no model join to compile),
+# the solution's step count and the project's overlap.
+_SUBMIT_READ_FIELDS = (  # attnames
+    "id",
+    "labeler_id",
+    "project_id",
+    "solution_id",
+    "generation_id",
+    "status",
+    "finish_reason",
+    "reason",
+    "lease_expires_at",
+    "steps",
+    "total_time_ms",
+    "is_quality_control",
+    "is_screening",
+    "updated_at",
+    "draft_revision",
+)
+_SUBMIT_READ_ATTNAMES = frozenset(_SUBMIT_READ_FIELDS)
+_SUBMIT_READ_SQL = """
+SELECT {columns}, jsonb_array_length(s.steps), p.overlap
+FROM {labeling} l JOIN {solution} s ON s.id = l.solution_id JOIN {project} p ON p.id = l.project_id
+WHERE l.id = %s AND l.labeler_id = %s"""
+
+
+def _submit_read(user_id: int, assignment_id: int) -> tuple[Labeling, int, int]:
+    """(the labeling with the fields above, its solution's step count, the project's overlap);
+    NotFound when it is not the user's. One prepared statement (PostgreSQL); the labeling's
+    other fields load on access."""
+    meta = Labeling._meta
+    # in the model's field order, which Model.from_db expects
+    fields = [f for f in meta.concrete_fields if f.attname in _SUBMIT_READ_ATTNAMES]
+    columns = ", ".join(f"l.{f.column}" for f in fields)
+    sql = _SUBMIT_READ_SQL.format(
+        columns=columns,
+        labeling=meta.db_table,
+        solution=Solution._meta.db_table,
+        project=Project._meta.db_table,
+    )
+    with hot_sql.cursor() as cursor:
+        cursor.execute(sql, [assignment_id, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(NO_SUCH_ASSIGNMENT)
+    names = [f.attname for f in fields]
+    values = list(row[: len(fields)])
+    at = names.index("steps")
+    if isinstance(values[at], str):  # Django has psycopg load jsonb as text (JSONField decodes)
+        values[at] = json.loads(values[at])
+    labeling = Labeling.from_db(connection.alias, names, values)
+    return labeling, row[-2], row[-1]
+
+
+def _submit_unlocked(user_id, assignment_id, finish_reason, reason, total_time_ms, revision):
+    """The two-statement submit (PostgreSQL): the labeling, or None when the locked path must
+    decide (see assignment_submit)."""
+    now = timezone.now()
+    labeling, step_count, overlap = _submit_read(user_id, assignment_id)
+    if labeling.status == LabelingStatus.SUBMITTED:
+        return _already_submitted(labeling, finish_reason, revision)
+    if labeling.is_quality_control or labeling.is_screening or labeling.generation_id is None:
+        return None
+    if labeling.status != LabelingStatus.DRAFT:
+        return None  # the locked path says why, from the row as it is then
+    reason, total = _submit_checked(
+        labeling, step_count, finish_reason, reason, total_time_ms, now, revision
+    )
+    rows = list(iter_ratings(labeling.steps))
+    sql = _SUBMIT_SQL.format(
+        labeling=Labeling._meta.db_table,
+        rating=StepRating._meta.db_table,
+        item=GenerationItem._meta.db_table,
+    )
+    params = [
+        LabelingStatus.SUBMITTED.value,
+        finish_reason,
+        reason,
+        now,
+        now,
+        total,
+        assignment_id,
+        user_id,
+        LabelingStatus.DRAFT.value,
+        labeling.updated_at,
+        now,
+        [r.step_index for r in rows],
+        [r.completion_index for r in rows],
+        [r.rating for r in rows],
+        [r.flagged for r in rows],
+        overlap - 1,
+    ]
+    with hot_sql.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.fetchone() is None:
+            return None
+    labeling.status = LabelingStatus.SUBMITTED
+    labeling.finish_reason = finish_reason
+    labeling.reason = reason
+    labeling.submitted_at = labeling.updated_at = now
+    labeling.lease_expires_at = None
+    labeling.total_time_ms = total
+    # at once in autocommit (the usual case); after the commit when a caller's transaction
+    # holds this one
+    transaction.on_commit(lambda: after_submit(labeling.project_id, regular=True))
+    return labeling

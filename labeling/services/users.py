@@ -1,16 +1,21 @@
 """Creating users and their API tokens."""
 
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from labeling.errors import ApplicationError
-from labeling.models import Membership, Project, Role, User
+from labeling.models import ApiToken, Membership, Project, Role, User
+from labeling.research_auth import token_create
+
+# The name of the token every new user gets (the one `add_user` prints).
+FIRST_TOKEN_NAME = "add_user"
 
 
 def user_create(
     *, username: str, role: str, password: str | None = None, project: Project | None = None
-) -> tuple[User, Token]:
-    """Create a user with `role` (member of `project` if given) and an API token for them."""
+) -> tuple[User, ApiToken]:
+    """Create a user with `role` (member of `project` if given) and a named API token for them.
+    Returns the user and the token, whose `.key` holds the key: shown once, stored only as a
+    hash (labeling.research_auth)."""
     username = username.strip()
     if not username:
         raise ApplicationError("A user name is needed.")
@@ -27,7 +32,8 @@ def user_create(
         user.save()
         if project is not None:
             Membership.objects.create(project=project, user=user)
-        token = Token.objects.create(user=user)
+        token, key = token_create(user=user, name=FIRST_TOKEN_NAME)
+    token.key = key  # not a field: the plaintext exists only in this return value
     return user, token
 
 

@@ -2,64 +2,22 @@
  *
  * The server is the source of truth: the page starts from the saved draft (embedded as JSON),
  * and each rating or flag is sent with PUT .../draft/ (one request in flight at a time, the
- * latest state always wins). Time counts only while the page is visible and is sent as an
- * absolute total, so retries and reloads never count it twice.
+ * latest state always wins) naming the draft revision it was based on. A save refused as
+ * stale (another tab saved since) stops saving and says "Changed in another tab — reload";
+ * one refused for the session waits for a login (in another tab) and resends with a fresh
+ * CSRF token; one without an answer (timeout, offline, 503) is retried with backoff, honouring
+ * Retry-After. Time counts only while the page is visible and is sent as an absolute total,
+ * so retries and reloads never count it twice. Helpers: task-net.js (requests), task-keys.js
+ * (which key means what), task-math.js (KaTeX), task-time.js (the clock and heartbeat). docs/annotators.md describes the behaviour.
  */
 (function () {
   "use strict";
 
-  const RATING_KEYS = { "1": -1, "-": -1, "2": 0, "0": 0, "3": 1, "+": 1 };
-  const HEARTBEAT_MS = 15000;
-  const RETRY_DELAYS_MS = [1000, 3000, 10000, 30000];
+  const SL = window.StepLabeling;
   const FINISH_TEXT = {
     found_error: "You rated a step Negative: this labeling ends there (found an error).",
     solution: "Every step is rated and the final answer step is fine (solution).",
   };
-
-  function csrfToken() {
-    const headers = document.body.getAttribute("hx-headers");
-    try {
-      return JSON.parse(headers)["X-CSRFToken"];
-    } catch (e) {
-      return "";
-    }
-  }
-
-  function renderMath(element) {
-    if (!window.renderMathInElement) return;
-    // Answers are bare TeX (MATH's convention, e.g. "1\pm\sqrt{19}") unless they carry
-    // delimiters; render those whole.
-    element.querySelectorAll(".tex").forEach(function (node) {
-      const source = node.textContent;
-      if (/[$]|\\\(|\\\[/.test(source) || !window.katex) return;
-      try {
-        window.katex.render(source, node, { throwOnError: false, trust: false, strict: "ignore" });
-      } catch (e) {
-        node.textContent = source;
-      }
-    });
-    element.querySelectorAll(".math").forEach(function (node) {
-      window.renderMathInElement(node, {
-        delimiters: [
-          { left: "$$", right: "$$", display: true },
-          { left: "\\[", right: "\\]", display: true },
-          { left: "\\(", right: "\\)", display: false },
-          { left: "$", right: "$", display: false },
-        ],
-        throwOnError: false, // a bad formula shows as its source, never breaks the page
-        trust: false,
-        strict: "ignore",
-      });
-    });
-  }
-
-  function formatDuration(ms) {
-    const seconds = Math.floor(ms / 1000);
-    const h = Math.floor(seconds / 3600);
-    const m = Math.floor((seconds % 3600) / 60);
-    const s = String(seconds % 60).padStart(2, "0");
-    return h ? h + ":" + String(m).padStart(2, "0") + ":" + s : m + ":" + s;
-  }
 
   class Task {
     constructor(root) {
@@ -84,24 +42,25 @@
       this.visibleMs = 0;
       this.visibleSince = document.visibilityState === "visible" ? performance.now() : null;
       this.focusIndex = null;
-      this.inFlight = false;
-      this.dirty = false;
-      this.failures = 0;
-      this.retryTimer = null;
+      this.username = root.dataset.user;
+      this.history = []; // the marks before each change made on this page, for undo
+      this.initSaving();
+      this.restoreLocal();
       this.next = null; // {id, html} or {none: true} once prefetched
       this.prefetching = null;
       this.endingKind = null;
       this.bind();
-      renderMath(root);
+      SL.renderMath(root);
       this.render();
       this.focusStep(this.current(), false);
       this.heartbeat = setInterval(() => this.tick(), 1000);
       this.lastHeartbeat = performance.now();
+      if (this.restored) this.changed(); // marks an earlier visit could not send: send them
     }
 
     destroy() {
       clearInterval(this.heartbeat);
-      clearTimeout(this.retryTimer);
+      this.destroySaving();
     }
 
     $(role) {
@@ -142,8 +101,20 @@
 
     /* --- actions ---------------------------------------------------------------------- */
 
+    /* No change to the marks while a submit is in flight (it was sent with this revision) or
+     * after it. */
+    locked() {
+      return this.submitted || Boolean(this.submitting);
+    }
+
+    remember() {
+      this.history.push(this.marks.map((m) => ({ rating: m.rating, flagged: m.flagged })));
+      if (this.history.length > 200) this.history.shift();
+    }
+
     rate(index, rating) {
-      if (this.submitted || index >= this.visibleCount()) return;
+      if (this.locked() || index >= this.visibleCount()) return;
+      if (this.marks[index].rating !== rating) this.remember();
       this.marks[index].rating = rating;
       if (rating === -1) {
         // A Negative ends the labeling: later steps are dropped and hidden again.
@@ -154,13 +125,24 @@
     }
 
     toggleFlag(index) {
-      if (this.submitted || index >= this.visibleCount()) return;
+      if (this.locked() || index >= this.visibleCount()) return;
+      this.remember();
       this.marks[index].flagged = !this.marks[index].flagged;
       this.changed();
     }
 
+    /* Undo the last change made on this page (a rating or a flag): the marks are exactly as
+     * they were before it, including later ratings a Negative cleared. With no change made on
+     * this page (just loaded), undo clears the last rating. docs/annotators.md, "Undo". */
     undo() {
-      if (this.submitted) return;
+      if (this.locked()) return;
+      if (this.history.length) {
+        const before = this.history.pop();
+        this.marks = before;
+        this.changed();
+        this.focusStep(this.current(), true);
+        return;
+      }
       let last = -1;
       this.marks.forEach((m, i) => {
         if (m.rating !== null) last = i;
@@ -215,216 +197,11 @@
       if (reason) this.$("finish-text").textContent = FINISH_TEXT[reason];
       this.$("done").hidden = !this.submitted;
       this.$("other-endings").hidden = this.submitted;
+      this.$("hint").hidden = true;
       this.renderTime();
     }
 
-    setSaveState(state, text) {
-      const el = this.$("save-status");
-      el.dataset.state = state;
-      el.textContent = text;
-      this.$("retry").hidden = state !== "error";
-    }
-
-    /* --- saving ----------------------------------------------------------------------- */
-
-    totalTime() {
-      const running = this.visibleSince === null ? 0 : performance.now() - this.visibleSince;
-      return Math.round(this.baseTime + this.visibleMs + running);
-    }
-
-    renderTime() {
-      this.$("timer").textContent = formatDuration(this.totalTime());
-    }
-
-    payload() {
-      return JSON.stringify({
-        steps: this.marks.map((m) => ({ rating: m.rating, flagged: m.flagged })),
-        total_time_ms: this.totalTime(),
-      });
-    }
-
-    request(method, url, body, keepalive) {
-      return fetch(url, {
-        method: method,
-        credentials: "same-origin",
-        keepalive: Boolean(keepalive),
-        headers: {
-          "Content-Type": "application/json",
-          Accept: "application/json",
-          "X-CSRFToken": csrfToken(),
-        },
-        body: body,
-      });
-    }
-
-    save() {
-      if (this.submitted) return Promise.resolve(true);
-      this.dirty = true;
-      return this.flush();
-    }
-
-    flush() {
-      if (this.inFlight) return this.inFlight;
-      if (!this.dirty) return Promise.resolve(true);
-      this.dirty = false;
-      this.setSaveState("saving", "Saving…");
-      clearTimeout(this.retryTimer);
-      this.inFlight = this.request("PUT", this.api + "draft/", this.payload())
-        .then((response) => {
-          if (response.ok) {
-            return response.json().then((data) => {
-              // Another tab, or a beacon from before a reload, may have stored more time.
-              const behind = (data.total_time_ms || 0) - this.totalTime();
-              if (behind > 0) this.baseTime += behind;
-              return true;
-            });
-          }
-          return response.json().then(
-            (data) => {
-              const error = new Error(data.detail || response.statusText);
-              error.conflict = response.status === 409; // expired hold or already submitted
-              return Promise.reject(error);
-            },
-            () => Promise.reject(new Error(response.statusText))
-          );
-        })
-        .then(() => {
-          this.inFlight = false;
-          this.failures = 0;
-          this.lastHeartbeat = performance.now();
-          if (this.dirty) return this.flush();
-          this.setSaveState("saved", "Saved");
-          return true;
-        })
-        .catch((error) => {
-          this.inFlight = false;
-          this.dirty = true; // what failed is still to be saved
-          this.failures += 1;
-          this.setSaveState("error", "Not saved: " + (error.message || "network error"));
-          if (error.conflict) {
-            // Retrying cannot help; reloading takes the task back if it is still free.
-            this.reloadOnRetry = true;
-            return false;
-          }
-          const delay = RETRY_DELAYS_MS[Math.min(this.failures - 1, RETRY_DELAYS_MS.length - 1)];
-          this.retryTimer = setTimeout(() => this.flush(), delay);
-          return false;
-        });
-      return this.inFlight;
-    }
-
-    tick() {
-      this.renderTime();
-      if (!this.submitted && this.visibleSince !== null &&
-          performance.now() - this.lastHeartbeat > HEARTBEAT_MS && !this.inFlight) {
-        this.lastHeartbeat = performance.now();
-        this.save(); // keeps the saved time current
-      }
-    }
-
-    onVisibility() {
-      if (document.visibilityState === "visible") {
-        if (this.visibleSince === null) this.visibleSince = performance.now();
-      } else {
-        this.onLeave();
-      }
-    }
-
-    onLeave() {
-      // Hidden, or the page is going away (reload, close, navigation): stop the clock and send
-      // the time with keepalive so it survives the page. (Not while a save is in flight: that
-      // one carries the same ratings and must not be overtaken.)
-      if (this.visibleSince !== null) {
-        this.visibleMs += performance.now() - this.visibleSince;
-        this.visibleSince = null;
-      }
-      if (!this.submitted && !this.inFlight) {
-        this.request("PUT", this.api + "draft/", this.payload(), true).catch(() => {});
-      }
-    }
-
-    /* --- submitting and the next task ------------------------------------------------ */
-
-    prefetchNext() {
-      if (this.next || this.prefetching) return this.prefetching;
-      this.prefetching = this.request(
-        "POST", "/api/assignments/next/", JSON.stringify({ project: this.project, exclude: [this.id] })
-      )
-        .then((response) => {
-          if (response.status === 204) {
-            return { none: true, reason: response.headers.get("X-No-Task-Reason") || "" };
-          }
-          if (!response.ok) throw new Error(response.statusText);
-          return response.json().then((data) =>
-            fetch("/tasks/" + data.id + "/", {
-              credentials: "same-origin",
-              headers: { "HX-Request": "true" },
-            })
-              .then((page) => (page.ok ? page.text() : Promise.reject(new Error(page.statusText))))
-              .then((html) => ({ id: data.id, html: html }))
-          );
-        })
-        .then((next) => {
-          this.next = next;
-          this.prefetching = null;
-          return next;
-        })
-        .catch(() => {
-          this.prefetching = null;
-          return null;
-        });
-      return this.prefetching;
-    }
-
-    submit(finishReason, reason) {
-      if (this.submitted || this.submitting) return;
-      this.submitting = true;
-      const button = this.$("submit");
-      button.disabled = true;
-      this.flush()
-        .then((saved) => {
-          if (!saved) throw new Error("your ratings are not saved yet");
-          return this.request(
-            "POST",
-            this.api + "submit/",
-            JSON.stringify({ finish_reason: finishReason, reason: reason || "", total_time_ms: this.totalTime() })
-          );
-        })
-        .then((response) => {
-          if (!response.ok) {
-            return response.json().then((data) => {
-              throw new Error(data.detail || JSON.stringify(data));
-            });
-          }
-          this.submitted = true;
-          this.setSaveState("saved", "Submitted");
-          this.render();
-          return this.goNext();
-        })
-        .catch((error) => {
-          this.setSaveState("error", "Not submitted: " + error.message);
-          this.$("retry").hidden = true;
-        })
-        .finally(() => {
-          this.submitting = false;
-          button.disabled = false;
-        });
-    }
-
-    goNext() {
-      const ready = this.next ? Promise.resolve(this.next) : this.prefetchNext();
-      return ready.then((next) => {
-        if (next && next.html) {
-          swapIn(next.html, "/tasks/" + next.id + "/");
-        } else if (next && next.none) {
-          window.location.assign(
-            this.home + "?finished=" + this.project + "&reason=" + encodeURIComponent(next.reason)
-          );
-        } else {
-          window.location.assign(this.home);
-        }
-      });
-    }
+    /* --- time ------------------------------------------------------------------------ */
 
     openEnding(kind) {
       this.endingKind = kind;
@@ -459,14 +236,7 @@
         const reason = this.finishReason();
         if (reason) this.submit(reason);
       });
-      this.$("retry").addEventListener("click", () => {
-        if (this.reloadOnRetry) {
-          window.location.reload();
-          return;
-        }
-        this.failures = 0;
-        this.flush();
-      });
+      this.$("retry").addEventListener("click", () => this.retryNow());
       this.$("show-keys").addEventListener("click", () => this.$("keys").showModal());
       this.$("open-give_up").addEventListener("click", () => this.openEnding("give_up"));
       this.$("open-bad_problem").addEventListener("click", () => this.openEnding("bad_problem"));
@@ -485,53 +255,107 @@
       });
     }
 
+    /* Keys (task-keys.js has the layout rule): none while a dialog is open; in the reason
+     * form only Escape (close) and Enter / Ctrl+Enter (send; Shift+Enter is a newline); rating
+     * keys never while the form is open or the focus is in a text field; a held key acts once. */
     onKey(event) {
-      if (event.ctrlKey || event.metaKey || event.altKey) return;
       const target = event.target;
-      const typing = target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT");
-      if (typing) {
-        if (event.key === "Escape") this.closeEnding();
+      const form = this.$("reason-form");
+      if (target && target.nodeType === 1 && form.contains(target)) {
+        if (event.key === "Escape") {
+          event.preventDefault();
+          this.closeEnding();
+        } else if (target.tagName === "TEXTAREA" && SL.isSendReason(event)) {
+          event.preventDefault();
+          if (!event.repeat) form.requestSubmit();
+        }
         return;
       }
-      if (this.$("keys").open) return; // the dialog handles its own keys
-      const key = event.key;
-      if (key === "?") {
-        event.preventDefault();
+      if (document.querySelector("dialog[open]")) return; // the dialog handles its own keys
+      if (SL.inTextField(target)) return;
+      const action = SL.keyAction(event);
+      if (!action) return;
+      const [name, value] = action;
+      if (!form.hidden) {
+        // the reason form is open and the focus is elsewhere: no rating, Escape closes it
+        if (name === "close") {
+          event.preventDefault();
+          this.closeEnding();
+        }
+        return;
+      }
+      if (
+        name === "submit" && target && (target.tagName === "BUTTON" || target.tagName === "A") &&
+        !target.closest("li.step")
+      ) {
+        // the focused button's or link's own Enter (Retry, Submit, Give up, …); a rating or
+        // flag button keeps the focus after a click, but Enter there is the page's Enter
+        // (submit), never a second click that would undo the mark
+        return;
+      }
+      event.preventDefault();
+      if (event.repeat && !SL.isRepeatable(action)) return; // auto-repeat of a held key
+      if (name === "help") {
         this.$("keys").showModal();
         return;
       }
-      if (this.submitted) return;
-      if (key in RATING_KEYS) {
-        event.preventDefault();
-        this.rate(this.focusIndex === null ? this.current() : this.focusIndex, RATING_KEYS[key]);
-      } else if (key === "f" || key === "F") {
-        event.preventDefault();
-        this.toggleFlag(this.focusIndex === null ? this.current() : this.focusIndex);
-      } else if (key === "u" || key === "U" || key === "Backspace") {
-        event.preventDefault();
-        this.undo();
-      } else if (key === "ArrowUp" || key === "ArrowLeft") {
-        event.preventDefault();
-        this.focusStep((this.focusIndex || 0) - 1, true);
-      } else if (key === "ArrowDown" || key === "ArrowRight") {
-        event.preventDefault();
-        this.focusStep((this.focusIndex || 0) + 1, true);
-      } else if (key === "Enter") {
-        if (target && target.tagName === "BUTTON") return; // the button's own click
-        const reason = this.finishReason();
-        if (reason) {
-          event.preventDefault();
-          this.submit(reason);
-        }
+      if (name === "move") {
+        this.focusStep((this.focusIndex || 0) + value, true);
+        return;
       }
+      if (this.locked()) return; // a submit in flight: the marks it was sent with stay
+      const index = this.focusIndex === null ? this.current() : this.focusIndex;
+      if (name === "rate") this.rate(index, value);
+      else if (name === "flag") this.toggleFlag(index);
+      else if (name === "undo") this.undo();
+      else if (name === "give_up" || name === "bad_problem") this.openEnding(name);
+      else if (name === "submit") this.submitByKey();
     }
+
+    submitByKey() {
+      if (this.blocked === "stale") {
+        this.showHint(
+          "This tab is blocked: the task was changed in another tab or window. Reload to " +
+            "continue with the saved ratings."
+        );
+        return;
+      }
+      const reason = this.finishReason();
+      if (reason) {
+        this.submit(reason);
+        return;
+      }
+      const step = this.current() + 1;
+      this.showHint(
+        "Not finished yet: rate step " + step + " first (1 Negative · 2 Neutral · 3 Positive), " +
+        "or give up (g) / report a bad problem (b)."
+      );
+    }
+
+    showHint(text) {
+      const hint = this.$("hint");
+      hint.textContent = text;
+      hint.hidden = false;
+    }
+  }
+
+  Object.assign(Task.prototype, SL.timing, SL.saving, SL.submitting);
+  SL.Task = Task; // phase1.js borrows the endings and small helpers
+
+  /* "3 done today · 993 waiting" */
+  function showProgress(root, done) {
+    const el = root.querySelector('[data-role="progress"]');
+    if (!el) return;
+    el.dataset.done = String(done);
+    el.textContent = done + " done today · " + el.dataset.waiting + " waiting";
   }
 
   let task = null;
 
   function start(root) {
     if (task) task.destroy();
-    task = root ? new Task(root) : null;
+    if (!root) task = null;
+    else task = root.dataset.mode === "phase1" ? new SL.Phase1Task(root) : new Task(root);
     window.stepLabelingTask = task; // for debugging and tests
   }
 
@@ -544,12 +368,20 @@
       window.location.assign(url);
       return;
     }
+    // The next task's page was rendered before this submit counted: count it here.
+    const before = old.querySelector('[data-role="progress"]');
+    const after = fresh.querySelector('[data-role="progress"]');
+    if (before && after) {
+      showProgress(fresh, Math.max(Number(after.dataset.done), Number(before.dataset.done) + 1));
+    }
     old.replaceWith(fresh);
     document.title = "Task " + fresh.dataset.assignment + " · Step labeling";
     window.history.pushState({}, "", url);
     window.scrollTo(0, 0);
     start(fresh);
   }
+
+  SL.swapIn = swapIn;
 
   document.addEventListener("keydown", (event) => task && task.onKey(event));
   document.addEventListener("visibilitychange", () => task && task.onVisibility());

@@ -22,10 +22,10 @@ def tiny_backbone(tmp_path_factory) -> str:
 
 @pytest.fixture
 def loop_models_dir(settings, tmp_path):
-    from active_learning import services
+    from active_learning.services import scoring
 
     settings.MODELS_DIR = tmp_path / "models"
-    services._loaded.clear()
+    scoring._loaded.clear()
     return settings.MODELS_DIR
 
 
@@ -68,7 +68,7 @@ def loop_project(backbone: str, *, labeled=30, problems=6, per_problem=5, **sett
     LoopSettings.objects.create(
         project=project,
         backbone=backbone,
-        training_mode="head",
+        training_mode=settings.pop("training_mode", "head"),
         epochs=1,
         batch_size=settings.pop("batch_size", 8),
         per_problem_cap=settings.pop("per_problem_cap", 2),

@@ -39,8 +39,8 @@ def setup(args: dict) -> dict:
     )
     Membership.objects.create(project=project, user=user)
     if args.get("earlier_run"):  # as if a run had just used every label so far
+        from active_learning.loop.candidates import submitted_labelings
         from active_learning.models import Run
-        from active_learning.pipeline import submitted_labelings
 
         Run.objects.create(
             project=project,
@@ -49,7 +49,18 @@ def setup(args: dict) -> dict:
             stage="done",
             labels_at_trigger=submitted_labelings(project),
         )
-    return {"project": project.pk, "annotator": user.username}
+    return {"project": project.pk, "name": project.name, "annotator": user.username}
+
+
+def tiny_generator(args: dict) -> dict:
+    """Save a tiny random causal LM (byte tokenizer) to args["folder"] for the generator."""
+    from active_learning.generator.sampling import tiny_causal_lm
+    from tests.active_learning.prm.conftest import byte_tokenizer
+
+    tokenizer = byte_tokenizer()
+    tiny_causal_lm(tokenizer).save_pretrained(args["folder"])
+    tokenizer.save_pretrained(args["folder"])
+    return {"folder": args["folder"]}
 
 
 def _client(username: str):
@@ -106,10 +117,10 @@ def next_task(args: dict) -> dict:
 
 
 def trigger(args: dict) -> dict:
-    from active_learning import pipeline
+    from active_learning.loop import triggers
     from labeling.models import Project
 
-    run = pipeline.run_trigger(
+    run = triggers.run_trigger(
         project=Project.objects.get(pk=args["project"]),
         trigger="command",
         params=args.get("params"),
@@ -118,21 +129,21 @@ def trigger(args: dict) -> dict:
 
 
 def retry(args: dict) -> dict:
-    from active_learning import pipeline
+    from active_learning.loop import triggers
     from active_learning.models import Run
 
-    return {"run": pipeline.run_retry(run=Run.objects.get(pk=args["run"])).pk}
+    return {"run": triggers.run_retry(run=Run.objects.get(pk=args["run"])).pk}
 
 
 def watchdog(args: dict) -> dict:
-    from active_learning import pipeline
+    from active_learning.loop import runs
 
-    return {"failed": pipeline.runs_fail_stale()}
+    return {"failed": runs.runs_fail_stale()}
 
 
 def state(args: dict) -> dict:
     from active_learning.models import ModelVersion, Run
-    from labeling.models import Generation
+    from labeling.models import Generation, Solution
 
     project = args["project"]
     runs = [
@@ -147,6 +158,8 @@ def state(args: dict) -> dict:
             "generation": r.generation.number if r.generation else None,
             "chunks_done": r.chunks.filter(done=True).count(),
             "chunks_total": r.chunks_total,
+            "stage_seconds": r.stage_seconds,
+            "throughput": r.throughput,
         }
         for r in Run.objects.filter(project_id=project).order_by("id")
     ]
@@ -159,10 +172,50 @@ def state(args: dict) -> dict:
             ModelVersion.objects.filter(project_id=project).values_list("pk", "status")
         ),
         "generation": newest.number if newest else None,
+        "generated": Solution.objects.filter(project_id=project, source="generated").count(),
     }
 
 
-COMMANDS = {f.__name__: f for f in (setup, label, next_task, trigger, retry, watchdog, state)}
+def phase1_request(args: dict) -> dict:
+    """A phase-1 project with one problem and a request for `k` next steps after an own step
+    (alternatives_request: its hook sends the gpu task after the commit, as on the page)."""
+    import uuid
+
+    from labeling.models import Problem, Project
+    from labeling.services.phase1_alternatives import alternatives_request
+
+    project = Project.objects.create(
+        name=f"phase 1 {uuid.uuid4().hex[:8]}", phase1_mode=True, phase1_alternatives=args["k"]
+    )
+    problem = Problem.objects.create(
+        project=project, text="What is $x$ if $x+1=3$?", reference_answer="2"
+    )
+    row = alternatives_request(problem_id=problem.pk, prefix=["Mine: $x+1=3$."], k=args["k"])
+    return {"project": project.pk, "alternatives": row.pk}
+
+
+def phase1_state(args: dict) -> dict:
+    from labeling.models import NextStepAlternatives
+
+    row = NextStepAlternatives.objects.get(pk=args["alternatives"])
+    return {"status": row.status, "texts": row.texts, "source": row.source, "error": row.error}
+
+
+COMMANDS = {
+    f.__name__: f
+    for f in (
+        setup,
+        tiny_generator,
+        label,
+        next_task,
+        trigger,
+        retry,
+        watchdog,
+        state,
+        phase1_request,
+        phase1_state,
+    )
+}
 
 if __name__ == "__main__":
     import django

@@ -13,14 +13,14 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from active_learning import pipeline
+from active_learning.loop import triggers
 from labeling.models import Role
 from labeling.research_auth import token_create
 from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-LOOP_PATHS = r"^/api/(runs/|projects/\{project_id\}/(runs|loop-settings|grade)/)"
+LOOP_PATHS = r"^/api/(runs/|projects/\{project_id\}/(runs|loop-settings|grade|generate)/)"
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
@@ -38,7 +38,7 @@ def api_schema():
 def fuzz_loop(schema, user) -> list[str]:
     project = ProjectFactory(pk=1)
     project.members.add(user)
-    pipeline.run_create(project=project, trigger="lead")  # a run with id to hit
+    triggers.run_create(project=project, trigger="lead")  # a run with id to hit
     _, key = token_create(user=user, name="fuzz")
     headers = {"Authorization": f"Token {key}"}
     failures, operations = [], 0
@@ -65,7 +65,8 @@ def fuzz_loop(schema, user) -> list[str]:
                 pass
             except Exception as exc:
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
-    assert operations == 8, operations  # runs list/create, run, retry, cancel, settings x2, grade
+    # runs list/create, run, retry, cancel, stop, settings x2, grade, generate
+    assert operations == 10, operations
     return failures
 
 

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import threading
+import time
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -45,17 +47,40 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1100, "height": 900})
+    # bypass_csp: Playwright's wait_for_function evaluates its predicate with eval, which the
+    # Content-Security-Policy forbids; tests/browser/test_content_security_policy.py loads the
+    # pages with the policy enforced.
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1100, "height": 900}, bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(10000)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
-    # Closing the page sends the time-keeping beacon; the test is over, so drop it rather than
-    # let it race the database teardown.
+    close_and_drain(context)
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def close_and_drain(context, timeout=30.0):
+    """Close a browser context, then wait until the live server has finished every request.
+
+    Closing the page sends the time-keeping beacon; the test is over, so that is dropped. But a
+    request the server had already taken (a draft save, a page load in a second tab) goes on
+    in its own thread after the browser lets go, inside a transaction; if the database
+    teardown's TRUNCATE starts meanwhile, PostgreSQL reports a deadlock and the next test finds
+    the last one's rows (CI, stop 20: test_reload_half_way_keeps_the_draft_and_the_time). The
+    live server (socketserver.ThreadingMixIn) runs each connection in a thread named
+    "Thread-N (process_request_thread)"; once the browser has closed its sockets they all end.
+    """
     context.route("**/api/**", lambda route: route.abort())
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [t.name for t in threading.enumerate() if t.name.endswith("(process_request_thread)")]
+    assert not busy, f"the live server was still serving after {timeout:.0f} s: {busy}"
 
 
 @pytest.fixture

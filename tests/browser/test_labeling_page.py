@@ -62,7 +62,10 @@ def test_buttons_have_exact_names_order_and_pressed_state(page, task_setup):
     log_in(page)
     start_task(page)
     buttons = step(page, 0).get_by_role("button")
-    assert buttons.all_inner_texts()[:4] == ["Negative", "Neutral", "Positive", "Flag"]
+    # each button shows its key (issue 14.4); the key hint is not part of the accessible name
+    assert buttons.all_inner_texts()[:4] == ["Negative 1", "Neutral 2", "Positive 3", "Flag f"]
+    for name in ("Negative", "Neutral", "Positive", "Flag"):
+        expect(step(page, 0).get_by_role("button", name=name, exact=True)).to_be_visible()
     step(page, 0).get_by_role("button", name="Positive").click()
     expect(step(page, 0).get_by_role("button", name="Positive")).to_have_attribute(
         "aria-pressed", "true"
@@ -206,16 +209,16 @@ def test_math_is_rendered_and_errors_show_the_source(page, task_setup):
     expect(step(page, 0).locator(".katex").first).to_be_visible()
 
 
-def test_a_failed_save_says_not_saved_and_retry_saves_it(page, task_setup):
+def test_a_failed_save_says_offline_and_retry_now_saves_it(page, task_setup):
     log_in(page)
     start_task(page)
     page.route("**/draft/", lambda route: route.abort())
     page.keyboard.press("3")
     status = page.locator("[data-role=save-status]")
-    expect(status).to_contain_text("Not saved")
-    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    expect(status).to_have_text("Offline — will retry")
+    expect(page.get_by_role("button", name="Retry now")).to_be_visible()
     page.unroute("**/draft/")
-    page.get_by_role("button", name="Retry").click()
+    page.get_by_role("button", name="Retry now").click()
     expect(status).to_have_text("Saved")
     labeling = Labeling.objects.get(labeler=task_setup["annotator"], solution=task_setup["first"])
     assert [s["completions"][0]["rating"] for s in labeling.steps] == [1]

@@ -36,12 +36,15 @@ def test_a_lead_starts_a_run_and_watches_its_progress(page, lead_setup):
         status=RunStatus.RUNNING,
         stage="score",
         percent=82,
+        progress_note="scoring 512/1,000",
         eta_seconds=40,
         started_at=timezone.now(),
         heartbeat_at=timezone.now(),
     )
     expect(page.get_by_test_id("stage")).to_have_text("Scoring candidates", timeout=8000)
-    expect(page.get_by_test_id("percent")).to_have_text("82%")
+    # the percentage says what it is of, and the stage says what it is doing
+    expect(page.get_by_test_id("percent")).to_have_text("run 82%")
+    expect(page.get_by_test_id("progress-note")).to_have_text("scoring 512/1,000")
     expect(page.get_by_test_id("active-run")).to_contain_text("about 40 s left in this stage")
 
     Run.objects.filter(pk=run.pk).update(

@@ -299,11 +299,13 @@ def test_dashboard_page_shows_numbers_and_charts(client, sample_records):
     stats = project_statistics(project)
     assert response.status_code == 200
     assert f"{stats['percent_agreement']:.3f}" in html
-    assert html.count("<svg") == 3
+    # three charts, each a canvas with its data (Chart.js draws them in the browser)
+    assert html.count("<canvas data-chart=") == 3
+    assert html.count('type="application/json"') == 3
     fragment = client.get(
         f"/projects/{project.pk}/stats/", {"generation": "6"}, headers={"HX-Request": "true"}
     ).content.decode()
     assert fragment.lstrip().startswith('<div id="dashboard">')
     annotator = UserFactory(role=Role.ANNOTATOR)
     client.force_login(annotator)
-    assert client.get(f"/projects/{project.pk}/stats/").status_code == 404
+    assert client.get(f"/projects/{project.pk}/stats/").status_code == 403

@@ -63,10 +63,15 @@ def test_settings_form_saves(client):
     assert (project.overlap, project.lease_minutes, project.qc_pause_threshold) == (3, 45, 0.5)
 
 
-def test_annotators_cannot_open_the_queue(client):
+def test_annotators_cannot_open_the_queue_and_are_told_why(client):
+    """Issue 14: an annotator opening a lead page of a project they belong to got "No such
+    project." (a 404, as if it did not exist); now a styled 403 says who may open it."""
     project = make_project(solutions=1)
     client.force_login(annotator(project))
-    assert client.get(f"/projects/{project.pk}/queue/").status_code == 404
+    response = client.get(f"/projects/{project.pk}/queue/")
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'data-testid="error-page"' in html and "Only project leads" in html
 
 
 def test_home_explains_why_there_is_no_next_task(client):

@@ -58,7 +58,7 @@ def test_task_page_escapes_data_and_splits_the_answer_block(client, setup):
     assert SCRIPT not in html
     assert "&lt;script&gt;" in html
     assert '# Answer: <span class="math tex">\\frac12</span>' in html
-    assert html.count('aria-pressed="false">Negative</button>') == 2
+    assert html.count('aria-keyshortcuts="1">Negative <kbd aria-hidden="true">1</kbd>') == 2
     assert "katex.min.js" in html and "<html" in html
 
 
@@ -85,3 +85,18 @@ def test_start_needs_post(client, setup):
     project, annotator = setup
     client.force_login(annotator)
     assert client.get(f"/projects/{project.pk}/start/").status_code == 405
+
+
+def test_a_submitted_tasks_status_says_submitted(client, setup):
+    """The save indicator of a submitted task said "Saved" (true, but not what happened)."""
+    project, annotator = setup
+    client.force_login(annotator)
+    client.post(f"/projects/{project.pk}/start/")
+    labeling = Labeling.objects.get(labeler=annotator)
+    html = client.get(f"/tasks/{labeling.pk}/").content.decode()
+    assert 'aria-live="polite">Saved</span>' in html
+    Labeling.objects.filter(pk=labeling.pk).update(
+        status="submitted", finish_reason="give_up", submitted_at=labeling.created_at
+    )
+    html = client.get(f"/tasks/{labeling.pk}/").content.decode()
+    assert 'aria-live="polite">Submitted</span>' in html

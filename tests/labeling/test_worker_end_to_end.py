@@ -32,20 +32,28 @@ def broker_env(request, cli_database, tmp_path):
     return env
 
 
+def _written(folder):
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
 def test_a_worker_process_runs_an_export_sent_from_another_process(broker_env, manage, tmp_path):
     project = f"worker-{uuid.uuid4().hex[:8]}"
     queue = f"test-{uuid.uuid4().hex[:8]}"
     assert manage("import_prm800k", PRM800K_SAMPLES, "--project", project).returncode == 0
-    out = tmp_path / "export.jsonl"
+    broker_env["JOBS_DIR"] = str(tmp_path / "jobs")
+    exports = tmp_path / "jobs" / "exports"
     send = subprocess.run(
         [
             sys.executable,
             "manage.py",
             "shell",
             "-c",
-            "from labeling.models import Project; from labeling.tasks import prm800k_export_to_file"
-            f" as task; task.apply_async((Project.objects.get(name={project!r}).pk, {str(out)!r}),"
-            f" queue={queue!r})",
+            # an export job (labeling/jobs.py), the one background PRM800K writer path
+            "from labeling.models import ExportJob, Project, User; from labeling.jobs import"
+            f" export_job_run as task; u = User.objects.create(username={project!r});"
+            f" job = ExportJob.objects.create(project=Project.objects.get(name={project!r}),"
+            " created_by=u, format='prm800k');"
+            f" task.apply_async((job.pk,), queue={queue!r})",
         ],
         cwd=ROOT,
         env=broker_env,
@@ -78,10 +86,11 @@ def test_a_worker_process_runs_an_export_sent_from_another_process(broker_env, m
     )
     try:
         deadline = time.monotonic() + WAIT_SECONDS
-        while not out.exists() and time.monotonic() < deadline and worker.poll() is None:
+        # the export is written to a .partial name and renamed when complete
+        while not _written(exports) and time.monotonic() < deadline and worker.poll() is None:
             time.sleep(0.3)
     finally:
         worker.terminate()
         log = worker.communicate(timeout=30)[0]
-    assert out.exists(), f"the worker did not run the task; its log:\n{log}"
-    assert out.read_bytes() == PRM800K_SAMPLES.read_bytes()
+    assert _written(exports), f"the worker did not run the task; its log:\n{log}"
+    assert _written(exports)[0].read_bytes() == PRM800K_SAMPLES.read_bytes()

@@ -1,7 +1,8 @@
 import json
 from pathlib import Path
 
-from active_learning.services import model_version_get, processbench_evaluate, report_markdown
+from active_learning.services.evaluation import processbench_evaluate, report_markdown
+from active_learning.services.training import model_version_get
 from labeling.management.commands._base import ServiceCommand
 
 

@@ -1,6 +1,7 @@
 import json
 
-from active_learning.services import examples_score, model_version_get
+from active_learning.services.scoring import examples_score
+from active_learning.services.training import model_version_get
 from labeling.errors import ApplicationError
 from labeling.management.commands._base import ServiceCommand
 

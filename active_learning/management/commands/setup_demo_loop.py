@@ -16,6 +16,7 @@ DEMO_LOOP = {
     "batch_size": 40,
     "per_problem_cap": 2,
     "training_mode": TrainingMode.HEAD,
+    "max_length": 1024,
     "epochs": 3,
     "backbone": "smollm2",
     "keep_layers": 4,  # of 30: the demo shows the loop, not the best PRM
@@ -37,3 +38,13 @@ class Command(BaseCommand):
                 f"Demo loop: retrain after every {DEMO_LOOP['retrain_every']} labelings "
                 f"(head mode on smollm2, first {DEMO_LOOP['keep_layers']} layers)."
             )
+        # The backbone's features of the pool, computed by the gpu worker while the first
+        # labels come in: the first retrain then scores the pool from the cache (seconds)
+        # instead of one backbone pass over it (minutes on a 2-core CPU). Idempotent: cached
+        # solutions are not computed again.
+        from active_learning.tasks import features_warm_queue
+
+        try:
+            features_warm_queue(project)  # the loop page says a run waits for it
+        except Exception as exc:  # no broker: the first run computes them instead
+            self.stdout.write(f"Could not queue the demo's feature warm-up ({exc}).")

@@ -1,157 +1,189 @@
 import json
+import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from active_learning import simulation
-from labeling.management.commands._base import ServiceCommand
+from active_learning.experiments import analysis, arms, design, learner, plots, report
+from active_learning.experiments import pools as experiment_pools
+from active_learning.management.commands._simulate_smoke import SmokeCommand
+
+DOC = "docs/active-learning-simulation.md"
 
 
-class Command(ServiceCommand):
+class Command(SmokeCommand):
     help = (
-        "Simulate the active-learning loop: simulated annotators label through the API from "
-        "ProcessBench's expert labels; each round's PRM is evaluated on held-out ProcessBench "
-        "problems; writes a plot and a table of quality against labels for the strategies."
+        "The active-learning experiment (issue 12): uniform, convincing_wrong, wrong_random and "
+        "oracle selection, iterative and one-shot, on frozen-backbone features computed once "
+        "and cached under var/; many seeds in minutes. Writes the results (JSON), the plot and "
+        f"the page {DOC}. --smoke runs the old end-to-end REST simulation instead."
     )
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         parser.add_argument(
-            "--strategy",
-            choices=[*simulation.STRATEGIES, "both"],
-            default="both",
-            help="selection strategy to simulate (default: both, to compare them)",
-        )
-        parser.add_argument("--rounds", type=int, default=6, help="models trained (one a round)")
-        parser.add_argument("--batch", type=int, default=50, help="solutions labeled a round")
-        parser.add_argument(
-            "--seed", type=int, nargs="+", default=[0], help="one or more seeds (default 0)"
-        )
-        parser.add_argument(
-            "--data",
-            action="append",
-            default=None,
-            help="ProcessBench file (repeatable; default: processbench_math.json and "
-            "processbench_gsm8k.json in the shared data)",
-        )
-        parser.add_argument("--held-out-share", type=float, default=0.3)
-        parser.add_argument("--pool-size", type=int, default=None, help="sample the pool")
-        parser.add_argument("--per-problem-cap", type=int, default=4)
-        parser.add_argument("--wrong-share", type=float, default=0.8)
-        parser.add_argument("--annotators", type=int, default=3)
-        parser.add_argument("--backbone", default=None, help="default: settings.PRM_BACKBONE")
-        parser.add_argument("--keep-layers", type=int, default=10)
-        parser.add_argument("--max-length", type=int, default=512)
-        parser.add_argument("--epochs", type=int, default=20)
-        parser.add_argument(
-            "--feature-cache",
-            default=None,
-            help="file of cached frozen-backbone features (default: under --work-dir)",
-        )
-        parser.add_argument("--no-feature-cache", action="store_true")
-        parser.add_argument("--work-dir", default=None, help="default: var/simulation")
-        parser.add_argument(
-            "--keep-checkpoints",
+            "--smoke",
             action="store_true",
-            help="keep every round's model folder (default: only each project's last)",
+            help="the REST smoke mode: simulated annotators through the API, the real loop",
         )
-        parser.add_argument("--label", default="", help="in project names (default: a time)")
+        parser.add_argument("--seeds", type=int, default=20, help="seeds per arm (default 20)")
+        parser.add_argument("--first-seed", type=int, default=0)
+        parser.add_argument("--seed-batch", type=int, default=40)
         parser.add_argument(
-            "--output",
-            default="docs/active-learning-simulation",
-            help="writes OUTPUT.md (results block) and OUTPUT.json",
+            "--arms",
+            nargs="+",
+            default=list(design.ARMS),
+            choices=[*design.ARMS, *design.OPTIONAL_ARMS],
+        )
+        parser.add_argument("--forms", nargs="+", default=list(design.FORMS), choices=design.FORMS)
+        parser.add_argument(
+            "--pools",
+            nargs="+",
+            default=["processbench", "prm800k"],
+            choices=["processbench", "prm800k"],
+        )
+        parser.add_argument("--prm800k-problems", type=int, default=50)
+        parser.add_argument("--prm800k-candidates", type=int, default=12)
+        parser.add_argument(
+            "--truncated-policy", default="last", choices=["last", "exclude", "ignore"]
         )
         parser.add_argument(
-            "--plot", default="docs/img/active-learning-simulation.png", help="PNG path"
+            "--regularization", type=float, default=0.05, help="inverse L2 strength of the head"
         )
         parser.add_argument(
-            "--report-only",
-            metavar="RESULTS_JSON",
-            default=None,
-            help="simulate nothing: write the plot and the table from a results file",
+            "--pca-dims", type=int, default=64, help="project step features (0: keep all)"
+        )
+        parser.add_argument(
+            "--note", default="", help="a remark shown on the page (e.g. the machine's load)"
+        )
+        parser.add_argument(
+            "--reduced-note",
+            default="",
+            help="a sentence saying how this run differs from the default (shown on the page)",
         )
 
     def handle(self, *args, **o):
-        self._options = o
+        if o["smoke"]:
+            return super().handle(*args, **o)
         if o["report_only"]:
             try:
                 results = json.loads(Path(o["report_only"]).read_text())
             except (OSError, ValueError) as exc:
                 raise CommandError(f"{o['report_only']}: cannot read it ({exc})") from None
-            if not isinstance(results, dict) or not {"rows", "config"} <= set(results):
-                raise CommandError(f"{o['report_only']}: not a simulation results file")
-            command = results.get("command") or simulation.command_line(results["config"])
-            md_path, json_path, image = self._write(results, command=command)
-            self.stdout.write(f"Wrote {md_path}, {json_path} and {image}.")
+            if not isinstance(results, dict) or "experiment" not in results:
+                raise CommandError(f"{o['report_only']}: not an experiment results file")
+            if o["note"]:  # a remark added afterwards (e.g. a sensitivity run)
+                results["note"] = o["note"]
+            self._write_page(results, o)
             return
-        work = Path(o["work_dir"] or Path(settings.VAR_DIR) / "simulation")
-        backbone = o["backbone"] or settings.PRM_BACKBONE
-        cache = None
-        if not o["no_feature_cache"]:
-            name = f"features-{Path(backbone).name}-k{o['keep_layers']}-m{o['max_length']}.pt"
-            cache = o["feature_cache"] or str(work / name)
-        config = simulation.SimulationConfig(
-            strategies=simulation.STRATEGIES if o["strategy"] == "both" else (o["strategy"],),
-            rounds=o["rounds"],
-            batch=o["batch"],
-            seeds=tuple(o["seed"]),
-            data=tuple(o["data"] or simulation.default_data()),
-            held_out_share=o["held_out_share"],
-            pool_size=o["pool_size"],
-            per_problem_cap=o["per_problem_cap"],
+        started = time.monotonic()
+        rounds = 5 if o["rounds"] is None else o["rounds"]
+        batch = 40 if o["batch"] is None else o["batch"]
+        if rounds < 1 or batch < 1 or o["seeds"] < 2 or o["seed_batch"] < 1:
+            raise CommandError("--rounds, --batch and --seed-batch >= 1; --seeds >= 2")
+        # --pool-size (defined with the smoke mode's options): here, a seeded sample of this
+        # many solutions of each seed's selection pool; unset: all of it
+        if (o["pool_size"] or 0) < 0:
+            raise CommandError("--pool-size >= 0")
+        config = design.Config(
+            seeds=o["seeds"],
+            first_seed=o["first_seed"],
+            seed_batch=o["seed_batch"],
+            batch=batch,
+            rounds=rounds,
             wrong_share=o["wrong_share"],
-            annotators=o["annotators"],
-            backbone=backbone,
-            keep_layers=o["keep_layers"],
-            max_length=o["max_length"],
-            epochs=o["epochs"],
-            feature_cache=cache,
-            work_dir=str(work),
-            label=o["label"],
-            keep_checkpoints=o["keep_checkpoints"],
+            per_problem_cap=o["per_problem_cap"],
+            arms=tuple(o["arms"]),
+            forms=tuple(o["forms"]),
+            truncated_policy=o["truncated_policy"],
+            regularization=o["regularization"],
+            pca_dims=o["pca_dims"],
+            pool_size=o["pool_size"] or 0,
         )
-        results = simulation.simulate(config, log=self._log, partial=self._write)
-        md_path, json_path, image = self._write(results)
-        self.stdout.write(f"Wrote {md_path}, {json_path} and {image}.")
+        backbone = o["backbone"] or "smollm2"
+        keep_layers = 4 if o["keep_layers"] is None else o["keep_layers"]
+        max_length = 1536 if o["max_length"] is None else o["max_length"]
+        var = Path(settings.VAR_DIR)
+        cache = Path(o["feature_cache"] or var / "cache" / "experiment-features.pt")
+        data_dir = experiment_pools.SHARED_DATA
+        pools, facts = {}, {}
+        for name in o["pools"]:
+            if name == "processbench":
+                path = Path(o["data"][0]) if o["data"] else data_dir / "processbench_math.json"
+                items = experiment_pools.processbench_items(path)
+            else:
+                items = experiment_pools.prm800k_items(
+                    data_dir / "prm800k_phase1_train_stepwise.parquet",
+                    problems=o["prm800k_problems"],
+                    per_problem=o["prm800k_candidates"],
+                )
+            self._log(f"{name}: {len(items)} candidates; features (cached in {cache})")
+            facts[name] = experiment_pools.featurize(
+                items,
+                backbone=backbone,
+                keep_layers=keep_layers,
+                max_length=max_length,
+                cache_path=cache,
+                backbone_cache=var / "cache" / "backbones",
+                log=self._log,
+            )
+            facts[name].update(
+                problems=len({i.problem for i in items}),
+                with_error=sum(i.has_error for i in items),
+                graded=sum(i.final_correct is not None for i in items),
+                graded_wrong=sum(i.final_correct is False for i in items),
+            )
+            self._log(f"{name}: {facts[name]}")
+            pools[name] = learner.Data.from_items(items)
+        features_seconds = time.monotonic() - started
+        rows = arms.run(pools, config, log=self._log)
+        results = {
+            "experiment": True,
+            "config": config.__dict__,
+            "backbone": backbone,
+            "keep_layers": keep_layers,
+            "max_length": max_length,
+            "pools": facts,
+            "rows": rows,
+            "seconds": {
+                "features": round(features_seconds, 1),
+                "experiment": round(time.monotonic() - started - features_seconds, 1),
+                "total": round(time.monotonic() - started, 1),
+            },
+            "load_average": os.getloadavg(),
+            "cpus": os.cpu_count(),
+            "command": self._experiment_command(),
+            "reduced_note": o["reduced_note"],
+            "note": o["note"],
+            "verdict": analysis.verdict(rows),
+        }
+        self._write_page(results, o)
 
-    def _write(self, results: dict, command: str | None = None):
-        o = self._options
-        output = Path(o["output"])
+    def _write_page(self, results: dict, o: dict) -> None:
+        output = Path(o["output"] or DOC.removesuffix(".md"))
+        image = Path(o["plot"] or "docs/img/active-learning-simulation.png")
         output.parent.mkdir(parents=True, exist_ok=True)
         json_path = output.with_name(output.name + ".json")
         md_path = output.with_name(output.name + ".md")
-        results["command"] = command or self._command()
-        if Path(o["report_only"] or "").resolve() != json_path.resolve():
-            json_path.write_text(json.dumps(results, indent=2) + "\n")
-        image = simulation.plot(results, o["plot"])
+        # written on --report-only too (already read; a --note may have been added)
+        results["rows"] = [
+            {k: round(v, 5) if isinstance(v, float) else v for k, v in row.items()}
+            for row in results["rows"]
+        ]
+        json_path.write_text(json.dumps(results, separators=(",", ":"), default=float) + "\n")
+        plots.plot(results["rows"], image)
         try:
-            relative = Path(image).resolve().relative_to(md_path.resolve().parent)
+            relative = image.resolve().relative_to(md_path.resolve().parent)
         except ValueError:
-            relative = Path(image).resolve()
-        simulation.write_markdown(
-            md_path,
-            simulation.markdown(
-                results, results["command"], image=relative.as_posix(), raw=json_path.name
-            ),
-        )
-        return md_path, json_path, image
+            relative = image.resolve()
+        md_path.write_text(report.page(results, image=relative.as_posix(), raw=json_path.name))
+        self.stdout.write(f"Wrote {md_path}, {json_path} and {image}.")
 
-    def _command(self) -> str:
-        o = self._options
+    def _experiment_command(self) -> str:
         if sys.argv[1:2] == ["simulate_active_learning"]:
-            given = sys.argv[2:]
-        else:  # called from code: the equivalent command line
-            given = [
-                f"--strategy={o['strategy']}",
-                f"--rounds={o['rounds']}",
-                f"--batch={o['batch']}",
-                "--seed",
-                *map(str, o["seed"]),
-            ]
-        return "python manage.py simulate_active_learning " + shlex.join(given)
-
-    def _log(self, message: str) -> None:
-        self.stdout.write(message)
-        self.stdout.flush()
+            return "python manage.py simulate_active_learning " + shlex.join(sys.argv[2:])
+        return "python manage.py simulate_active_learning (called from code)"

@@ -2,8 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from active_learning.prm.data import NeutralAs
-from labeling.exports import write_export
+from labeling.exports import FilterError, NeutralAs, write_export
 from labeling.management.commands._base import ServiceCommand
 from labeling.models import ExportFormat, FinishReason, Project
 
@@ -57,6 +56,6 @@ class Command(ServiceCommand):
             rows = write_export(
                 project=project_obj, export_format=options["format"], filters=filters, path=path
             )
-        except ValueError as exc:
+        except FilterError as exc:
             raise CommandError(f"Invalid filters: {exc}") from None
         self.stderr.write(f"Wrote {rows} rows to {out}.")

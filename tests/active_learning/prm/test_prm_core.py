@@ -8,11 +8,12 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from active_learning.prm import data, evaluation
-from active_learning.prm.data import NEGATIVE, NEUTRAL, POSITIVE, Example, NeutralAs
+from active_learning.prm.batching import flattening_collator, make_collator
+from active_learning.prm.data import NEGATIVE, POSITIVE, Example
 from active_learning.prm.model import load_checkpoint, save_checkpoint, tiny_model
 from active_learning.prm.scoring import aggregate, score
 from active_learning.prm.tokenization import IGNORE, StepTokenizer
-from active_learning.prm.training import TrainConfig, pack, packed_batch, train
+from active_learning.prm.training import TrainConfig, train
 from tests.active_learning.prm.conftest import synthetic_examples
 from tests.conftest import ROOT
 
@@ -73,7 +74,7 @@ def test_a_tiny_model_learns_to_spot_wrong_steps(tokenizer):
         progress=seen.append,
     )
     assert seen and seen[-1].step == report.steps and seen[-1].eta_seconds is not None
-    assert report.best_val_loss is not None and report.seconds < 120
+    assert report.best_val_loss is not None
     good, scores = [], []
     for example, scored in zip(test_set, score(model, step_tokenizer, test_set), strict=True):
         for label, value in zip(example.labels, scored.step_scores, strict=True):
@@ -82,6 +83,8 @@ def test_a_tiny_model_learns_to_spot_wrong_steps(tokenizer):
     assert evaluation.roc_auc(good, scores) > 0.9
 
 
+# float(loss) on a tensor that requires grad warned on every step in head mode
+@pytest.mark.filterwarnings("error:Converting a tensor with requires_grad=True:UserWarning")
 def test_head_mode_trains_only_the_head(tokenizer):
     model = tiny_model(tokenizer)
     frozen = {k: v.clone() for k, v in model.named_parameters() if not k.startswith("score")}
@@ -113,30 +116,29 @@ def test_lora_mode_returns_a_plain_model(tokenizer):
     assert list(score(model, step_tokenizer, synthetic_examples(2, 5)))
 
 
-def test_packing_keeps_examples_apart(tokenizer):
+def test_packed_and_padded_batches_give_the_same_loss(tokenizer):
+    """Padding-free packing (DataCollatorWithFlattening: one row, position ids restarting per
+    example) must give the loss of the same examples right-padded; it would not if the
+    attention let one example see its neighbour."""
     model = tiny_model(tokenizer).eval()
     step_tokenizer = StepTokenizer(tokenizer, max_length=400)
-    examples = synthetic_examples(6, seed=4)
-    encoded = [step_tokenizer.encode(e) for e in examples]
-    rows = pack(encoded, 400)
-    assert len(rows) < len(encoded)
-    batch = packed_batch(rows, step_tokenizer.pad_id)
+    encoded = [step_tokenizer.encode(e) for e in synthetic_examples(6, seed=4)]
+    rows = [{"input_ids": e.input_ids, "labels": e.labels} for e in encoded]
+    padded_collator, fallback = make_collator(model, step_tokenizer.pad_id, packing=False)
+    assert fallback == "length-grouped"
+    packed, padded = flattening_collator(model)(rows), padded_collator(rows)
+    assert packed["input_ids"].shape[0] == 1 and "attention_mask" not in packed
+    assert packed["input_ids"].shape[1] == sum(len(e.input_ids) for e in encoded)
     with torch.inference_mode():
-        packed = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-        separate = [score_logits(model, e) for e in encoded]
-    got = packed[batch["labels"] != IGNORE]
-    ordered = [e for row in rows for e in row]
-    expected = torch.cat(
-        [
-            separate[encoded.index(e)][[i for i, label in enumerate(e.labels) if label != IGNORE]]
-            for e in ordered
-        ]
-    )
-    assert torch.allclose(got, expected, atol=1e-5)
-
-
-def score_logits(model, encoded):
-    return model(input_ids=torch.tensor([encoded.input_ids])).logits[0]
+        # use_cache=False as in training: with a KV cache transformers does not look for packed
+        # sequences in the position ids (and the examples would see each other)
+        packed_loss = model(**packed, use_cache=False).loss
+        padded_loss = model(**padded, use_cache=False).loss
+    assert torch.allclose(packed_loss, padded_loss, atol=1e-5), (packed_loss, padded_loss)
+    # training flattens only where a varlen kernel makes it pay (not with SDPA's dense mask)
+    assert make_collator(model, 0, packing=True)[1] == "length-grouped"
+    model.config._attn_implementation = "flash_attention_2"
+    assert make_collator(model, 0, packing=True)[1] == "flattened"
 
 
 def test_a_checkpoint_loads_back_to_identical_scores(tokenizer, tmp_path):
@@ -194,31 +196,6 @@ def test_best_of_n_against_majority():
     assert result.prm_accuracy == 0.5 and result.majority_accuracy == 0.5
 
 
-def test_examples_from_label_steps_follow_the_recipe(sample_records):
-    record = sample_records[3]  # phase 2, found_error at step 6
-    example = data.from_label_steps(
-        record["question"]["problem"], record["label"]["steps"], "found_error"
-    )
-    assert len(example.steps) == 7 and example.labels[-1] == NEGATIVE
-    assert data.from_label_steps("p", record["label"]["steps"], "give_up") is None
-    neutral = data.from_label_steps(
-        "p",
-        [
-            {
-                "completions": [{"text": "x", "rating": 0}],
-                "human_completion": None,
-                "chosen_completion": 0,
-            }
-        ],
-        "solution",
-        NeutralAs.OWN_CLASS,
-    )
-    assert neutral.labels == [NEUTRAL]
-    phase1 = sample_records[0]  # the labeler replaced step 1 with their own
-    example = data.from_label_steps("p", phase1["label"]["steps"], "solution")
-    assert example.labels[1] == NEGATIVE and len(example.steps) == 2
-
-
 def test_a_quality_control_solution_counts_once():
     steps = [
         {
@@ -265,4 +242,3 @@ def test_shared_real_data_readers():
     )
     phase1 = list(data.from_phase1_stepwise(rows))
     assert phase1 and all(e.labels[-1] is not None for e in phase1)
-    assert all(label is None for e in phase1 for label in e.labels[:-1])

@@ -91,6 +91,7 @@ def test_detail_shows_problem_answer_steps_and_own_draft_only(project, annotator
     assert body["draft"] == {
         "steps": [{"rating": 1, "flagged": True}],
         "total_time_ms": 1234,
+        "revision": 1,
         "finish_reason": None,
         "reason": "",
     }
@@ -139,6 +140,9 @@ def test_anonymous_requests_are_refused(project):
         ([{"rating": 1}] * 4, "4 given but the solution has 3"),
         ([{"rating": 1, "flagged": "yes"}], "steps[0].flagged: must be true or false"),
         ("all good", "steps: must be a list"),
+        # JSON's 1.0 equals 1 in Python: it was stored as a float, and the submit then failed
+        # with a 500 (the ratings could not be written)
+        ([{"rating": 1.0, "flagged": False}], "steps[0].rating: must be -1, 0, 1 or null"),
     ],
 )
 def test_bad_drafts_are_400_with_the_step_and_change_nothing(project, annotator, steps, message):

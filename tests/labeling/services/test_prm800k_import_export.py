@@ -217,3 +217,32 @@ def test_postgres_stores_steps_as_jsonb_and_still_exports_release_key_order(samp
         cursor.execute("select pg_typeof(steps)::text from labeling_labeling limit 1")
         assert cursor.fetchone()[0] == "jsonb"
     assert export_text() == "".join(line + "\n" for line in sample_lines)
+
+
+def test_an_adjudicated_export_reimports_and_other_lines_stay_byte_exact(sample_lines):
+    """One solution adjudicated: only its lines gain the `adjudication` extension key (the
+    rest byte for byte the release lines); the exported file imports again into another
+    project as it is (the key is kept, not turned into a ruling) and exports unchanged.
+    Catches an import that refuses the key, a ruling invented from it, and a changed line
+    of an unadjudicated solution."""
+    from labeling.models import Adjudication, Labeling
+
+    import_lines(sample_lines)
+    first = Labeling.objects.filter(project__name="p").order_by("id").first()
+    solution = first.solution
+    Adjudication.objects.create(project=first.project, solution=solution, first_error=0)
+    exported = export_text().splitlines()
+    ids = list(
+        Labeling.objects.filter(project__name="p")
+        .order_by("id")
+        .values_list("solution_id", flat=True)
+    )
+    for line, original, solution_id in zip(exported, sample_lines, ids, strict=True):
+        if solution_id == solution.pk:
+            assert line == original[:-1] + ', "adjudication": {"first_error": 0}}'
+        else:
+            assert line == original
+    result = import_lines(exported, project="q", name="again.jsonl")
+    assert result.created == len(exported)
+    assert not Adjudication.objects.filter(project__name="q").exists()
+    assert export_text("q").splitlines() == exported

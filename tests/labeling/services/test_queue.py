@@ -19,8 +19,9 @@ from labeling.models import (
     ScreeningStatus,
 )
 from labeling.services.assignments import assignment_next, assignment_open, lease_release
+from labeling.services.drafts import draft_save
 from labeling.services.projects import project_update
-from labeling.services.submission import draft_save, labeling_submit
+from labeling.services.submission import labeling_submit
 from tests.factories import (
     LabelingFactory,
     ProjectFactory,

@@ -1,9 +1,11 @@
+import hashlib
+
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from labeling.errors import ApplicationError
-from labeling.models import Membership, Role, User
+from labeling.models import ApiToken, Membership, Role, User
 from labeling.services.users import user_create
 from tests.factories import ProjectFactory
 
@@ -13,7 +15,8 @@ pytestmark = pytest.mark.django_db
 def test_user_create_makes_a_member_with_a_token_and_a_stable_labeler_uuid():
     project = ProjectFactory()
     user, token = user_create(username="ann", role=Role.ANNOTATOR, password="pw", project=project)
-    assert Token.objects.get(user=user).key == token.key
+    stored = ApiToken.objects.get(user=user)
+    assert stored.key_hash == hashlib.sha256(token.key.encode()).hexdigest()
     assert Membership.objects.filter(user=user, project=project).exists()
     uuid_before = user.labeler_uuid
     user.refresh_from_db()
@@ -37,4 +40,12 @@ def test_add_user_command_prints_the_token(capsys):
     out = capsys.readouterr().out
     user = User.objects.get(username="lead1")
     assert user.role == Role.LEAD and user.projects.get() == project
-    assert f"API token: {Token.objects.get(user=user).key}" in out
+    key = out.split("API token: ", 1)[1].split()[0]
+    # stored hashed: nothing in the database holds the printed key (issue 13: `add_user`
+    # printed a DRF token stored in plaintext)
+    stored = ApiToken.objects.get(user=user)
+    assert key not in (stored.key_hash, stored.prefix, stored.name)
+    assert stored.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/projects/").status_code == 200

@@ -1,0 +1,68 @@
+"""`make demo`'s preflight (demo/preflight.py): what an install cannot fix is reported before
+the install. Issue 14: a clone without ../shared/data failed after the 7-minute install and the
+migrations with "the shared data folder is missing"."""
+
+import shutil
+import socket
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def preflight(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "demo/preflight.py", "--python", sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def test_the_repository_carries_everything_the_demo_needs():
+    done = preflight("--addr", "127.0.0.1:0")
+    assert done.returncode == 0, done.stderr
+
+
+def test_missing_demo_data_and_a_taken_port_are_reported_before_anything_is_installed(
+    tmp_path, monkeypatch
+):
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "demo" / "data", data)
+    (data / "processbench_math.json").unlink()
+    (data / "quality_control.json").write_text("{not json")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = preflight(
+            "--addr", f"127.0.0.1:{port}", env={"PATH": "/usr/bin:/bin", "DEMO_DATA_DIR": str(data)}
+        )
+    assert done.returncode == 1
+    assert "processbench_math.json: demo data file missing" in done.stderr
+    assert "quality_control.json: not valid JSON" in done.stderr
+    assert f"127.0.0.1:{port}: cannot listen there" in done.stderr
+
+
+def test_a_python_other_than_3_11_is_named(tmp_path):
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho '(3, 9)'\n")
+    fake.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "demo/preflight.py", "--python", str(fake), "--addr", "127.0.0.1:0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "is Python (3, 9); the project needs 3.11" in done.stderr
+
+
+def test_make_demo_runs_the_preflight_before_the_install():
+    dry = subprocess.run(
+        ["make", "-n", "demo", "PYTHON=python3"], cwd=ROOT, capture_output=True, text=True
+    )
+    lines = dry.stdout.splitlines()
+    first_check = next(i for i, line in enumerate(lines) if "demo/preflight.py" in line)
+    install = next((i for i, line in enumerate(lines) if "pip install" in line), len(lines))
+    assert first_check < install
