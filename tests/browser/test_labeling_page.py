@@ -21,11 +21,15 @@ def submitted(annotator) -> Labeling:
 
 def test_label_a_whole_solution_by_keyboard_only(page, task_setup):
     page.goto("/accounts/login/")
-    page.keyboard.type("ann")  # the username field has focus
+    # The field takes focus by `autofocus`, which Chromium applies at a rendering update that
+    # may come after the load event: typing before it lost "ann" under load (a CI failure).
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type("ann")
     page.keyboard.press("Tab")
     page.keyboard.type("pw-for-tests")
     page.keyboard.press("Enter")
     wait_for_home(page)
+    expect(page.get_by_role("button", name="Start labeling")).to_be_focused()  # autofocus
     page.keyboard.press("Enter")  # starts labeling
     page.wait_for_url("**/tasks/*/")
     expect(step(page, 0)).to_be_visible()
