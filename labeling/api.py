@@ -17,6 +17,7 @@ from labeling import selectors
 from labeling.api_fast import Fallback, HotPathApi, json_response, valid_int
 from labeling.api_serializers import (
     ERROR,
+    UNKNOWN_REFUSED,
     AssignmentNextSerializer,
     AssignmentSerializer,
     DraftSavedSerializer,
@@ -36,7 +37,7 @@ from labeling.services.quality import gold_mark
 
 class AssignmentNextApi(HotPathApi):
     @extend_schema_serializer(component_name="AssignmentNext")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(KnownFieldsSerializer):
         project = serializers.IntegerField(required=False, min_value=ID[0], max_value=ID[1])
         exclude = serializers.ListField(
             child=serializers.IntegerField(min_value=ID[0], max_value=ID[1]),
@@ -50,7 +51,7 @@ class AssignmentNextApi(HotPathApi):
         "project): their own unfinished task first, then screening questions, gold "
         "questions at the project's QC rate, then the best open solution. 204 with an "
         "`X-No-Task-Reason` header (`nothing_left`, `screening_failed`, `paused`) when "
-        "there is none.",
+        "there is none." + UNKNOWN_REFUSED,
         request=InputSerializer,
         responses={
             200: AssignmentNextSerializer,
@@ -143,7 +144,7 @@ class AssignmentDraftApi(HotPathApi):
     # `revision` is the draft revision the marks were based on (from the detail's
     # draft.revision or the last save's answer); a stale one is a 409 with the stored draft.
     @extend_schema_serializer(component_name="Draft")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(KnownFieldsSerializer):
         steps = serializers.JSONField(required=False)
         total_time_ms = serializers.IntegerField(
             required=False, min_value=0, max_value=drafts.MAX_TOTAL_TIME_MS
@@ -162,7 +163,7 @@ class AssignmentDraftApi(HotPathApi):
         "the steps were based on: when the draft was changed since (another tab), "
         "the answer is 409 with `code: stale_draft` and the stored `revision` and "
         "`steps`, and nothing is written. Without `steps` only the time and the lease "
-        "are saved. 409 once submitted.",
+        "are saved. 409 once submitted." + UNKNOWN_REFUSED,
         request=InputSerializer,
         responses={200: DraftSavedSerializer, 400: ERROR},
     )
@@ -194,7 +195,7 @@ class AssignmentDraftApi(HotPathApi):
 
 class AssignmentSubmitApi(HotPathApi):
     @extend_schema_serializer(component_name="Submit")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(KnownFieldsSerializer):
         finish_reason = serializers.ChoiceField(choices=FinishReason.choices)
         reason = serializers.CharField(
             required=False, allow_blank=True, max_length=2000, validators=[text_policy]
@@ -210,7 +211,7 @@ class AssignmentSubmitApi(HotPathApi):
         "(`found_error` after a Negative, `solution` when every step is rated, "
         "`give_up` or `bad_problem` with a `reason` anywhere). Sending the same submit "
         "again changes nothing; a different one is 409, as is a `revision` older "
-        "than the draft's (`code: stale_draft`).",
+        "than the draft's (`code: stale_draft`)." + UNKNOWN_REFUSED,
         request=InputSerializer,
         responses={200: SubmittedSerializer, 400: ERROR},
     )

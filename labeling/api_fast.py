@@ -16,9 +16,12 @@ request itself, and serves it only when the request is the ordinary case:
   header whose key `ApiTokenAuthentication` accepts, or, without an `Authorization` header, a
   logged-in active session user whose request passes DRF's CSRF check (SessionAuthentication's
   own `enforce_csrf`), or the test client's forced user (DRF's own test hook);
+- no top-level field its DRF serializer (a `KnownFieldsSerializer`) does not know (an unknown
+  one goes to DRF, whose 400 names it: one rule, labeling/known_fields.py, one error body);
 - input that the view's `fast` method finds valid by the same rules as its DRF serializer
   (exact types only: an integer sent as a string, a null, a bool where an integer is expected
-  ... all go to DRF).
+  ... all go to DRF). Unknown keys inside `steps` are refused by the service both paths call
+  (`labeling.rating_rules.parse_marks`).
 
 Anything else — a missing or bad credential, a failed CSRF check, bad JSON, invalid input —
 goes to the unchanged DRF view (`APIView.dispatch`), which answers as it always has (401/403
@@ -41,6 +44,7 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.views import APIView
 
 from labeling.errors import ApplicationError, error_body, http_status
+from labeling.known_fields import unknown_fields
 from labeling.research_auth import ApiTokenAuthentication
 
 # the Accept headers whose answer DRF's content negotiation renders with its JSONRenderer
@@ -116,7 +120,8 @@ def _caller(request):
 class HotPathApi(APIView):
     """A DRF view with a fast path (see the module docstring). Subclasses set `fast_method` and
     implement `fast(request, user, data, **kwargs)`: `data` is the parsed JSON object (None for
-    a GET); return a response made with `json_response`, or raise Fallback."""
+    a GET); return a response made with `json_response`, or raise Fallback. A subclass whose
+    method has a body declares its input as `InputSerializer`, a KnownFieldsSerializer."""
 
     fast_method = "POST"
     # tests turn it off to compare the answers with the DRF view's own
@@ -157,6 +162,8 @@ class HotPathApi(APIView):
                 raise Fallback from None
             if type(data) is not dict:
                 raise Fallback
+            if unknown_fields(data, self.InputSerializer.known_fields()):
+                raise Fallback  # the serializer's 400 naming it (labeling/known_fields.py)
         user = _caller(request)
         if user is None or not user.is_authenticated:
             raise Fallback

@@ -10,6 +10,11 @@ from labeling.models import FinishReason, LabelingStatus
 
 KINDS = ["task", "quality_control", "screening"]
 ERROR = OpenApiResponse(description="Bad input or a state that does not allow this.")
+# the annotator API's write endpoints (labeling/known_fields.py), appended to their descriptions
+UNKNOWN_REFUSED = (
+    ' A field the request does not define, at the top level (`{"ratng": ["Unknown field."]}`)'
+    " or inside a step (`steps[2].ratin: unknown field`), is a 400 naming it, and nothing changes."
+)
 
 
 # An answer's shape: every field read-only (these serializers never validate input, and the

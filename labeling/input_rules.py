@@ -11,7 +11,8 @@ the same request differently. The ranges below are PostgreSQL's, the narrower on
 - `ColumnBoundsModelSerializer` and `ColumnBoundsModelForm` give every integer field a model
   field makes its column's range, and every text field the text policy.
 - `KnownFieldsSerializer` refuses a field the serializer does not declare (DRF drops it
-  silently, so a misspelt option would run with its default).
+  silently, so a misspelt option would run with its default); the rule itself, shared with the
+  annotator API's fast path and its step objects, is labeling/known_fields.py.
 - A test walks every serializer, form and filter of the project and fails on an integer input
   without both bounds (tests/labeling/api/test_input_bounds.py).
 """
@@ -23,6 +24,7 @@ from django.db import models
 from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
+from labeling.known_fields import unknown_fields
 from labeling.text_policy import text_problem
 
 INT16 = (-(2**15), 2**15 - 1)
@@ -95,10 +97,21 @@ class KnownFieldsSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
             known = {*self.fields, *self.read_back_fields, "csrfmiddlewaretoken"}
-            unknown = sorted(set(data.keys()) - known)
+            unknown = unknown_fields(data, known)
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+    @classmethod
+    def known_fields(cls) -> frozenset[str]:
+        """The top-level names an instance accepts (its fields, `read_back_fields`,
+        `csrfmiddlewaretoken`), computed once per class: what the annotator API's fast path
+        (labeling/api_fast.py) compares a request's keys with before serving it."""
+        cached = cls.__dict__.get("_known_fields")
+        if cached is None:
+            cached = frozenset({*cls().fields, *cls.read_back_fields, "csrfmiddlewaretoken"})
+            cls._known_fields = cached
+        return cached
 
 
 class ColumnBoundsModelSerializer(serializers.ModelSerializer):

@@ -8,9 +8,9 @@ from rest_framework.views import APIView
 
 from labeling import selectors
 from labeling.api import _valid_input
-from labeling.api_serializers import ERROR, Output
+from labeling.api_serializers import ERROR, UNKNOWN_REFUSED, Output
 from labeling.errors import NotFound
-from labeling.input_rules import INT32
+from labeling.input_rules import INT32, KnownFieldsSerializer
 from labeling.services import drafts, phase1
 
 
@@ -82,7 +82,7 @@ class Phase1StateSerializer(Output):
 
 class Phase1TaskApi(APIView):
     @extend_schema_serializer(component_name="Phase1Draft")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(KnownFieldsSerializer):
         steps = serializers.JSONField(
             required=False,
             help_text='one per step position: {"ratings": [-1|0|1|null], "flagged": [bool], '
@@ -116,7 +116,7 @@ class Phase1TaskApi(APIView):
         description="Replaces the draft's positions (rate every alternative, then continue "
         "with one rated Neutral or Positive or with your own step). Send the `revision` the "
         "positions were based on: 409 `stale_draft` with the stored `revision` and `steps` "
-        "when another tab saved since. Answers the next open position.",
+        "when another tab saved since. Answers the next open position." + UNKNOWN_REFUSED,
         request=InputSerializer,
         responses={200: Phase1SavedSerializer, 400: ERROR},
     )

@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from labeling.prm800k import ANSWER_MARKER, RATINGS, answer_of, trajectory
-from labeling.rating_rules import MAX_REASON_LENGTH, DraftError
+from labeling.rating_rules import MAX_REASON_LENGTH, DraftError, check_known
 from labeling.text_policy import TextError, check_text
 
 MAX_POSITIONS = 200  # step positions in one phase-1 labeling (PRM800K's longest has ~60)
 MAX_OWN_STEP_LENGTH = 5000  # characters of a step the annotator writes
+# what one position of a phase-1 draft's `steps` may hold (any other key: UnknownFieldError)
+POSITION_FIELDS = frozenset({"ratings", "flagged", "chosen", "human", "shown"})
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class Position:
 
 def parse_positions(raw) -> list[Position]:
     """The client's positions, shape-checked; DraftError names the first bad field
-    (`steps[2].ratings[1]: ...`). Whether they fit the alternatives shown is checked by
-    `build_label_steps`."""
+    (`steps[2].ratings[1]: ...`; UnknownFieldError for a key not in POSITION_FIELDS). Whether
+    they fit the alternatives shown is checked by `build_label_steps`."""
     if not isinstance(raw, list):
         raise DraftError("steps: must be a list")
     if len(raw) > MAX_POSITIONS:
@@ -56,6 +58,7 @@ def parse_positions(raw) -> list[Position]:
         where = f"steps[{i}]"
         if not isinstance(item, dict):
             raise DraftError(f"{where}: must be an object")
+        check_known(item, POSITION_FIELDS, where)
         ratings = item.get("ratings", [])
         if not isinstance(ratings, list):
             raise DraftError(f"{where}.ratings: must be a list")

@@ -7,13 +7,27 @@ and later steps stay unrated; reaching the final-answer step with Neutral or Pos
 
 from dataclasses import dataclass
 
+from labeling.known_fields import unknown_field_message, unknown_fields
 from labeling.prm800k import RATINGS
 
 MAX_REASON_LENGTH = 2000
+STEP_FIELDS = frozenset({"rating", "flagged"})  # what one step of a draft's `steps` may hold
 
 
 class DraftError(ValueError):
     """A draft or submit that breaks the rules; the message names the step or field."""
+
+
+class UnknownFieldError(DraftError):
+    """A step object with a key the rules do not know (`steps[2].ratin: unknown field`): a 400
+    whatever else is wrong with the save (labeling/known_fields.py)."""
+
+
+def check_known(item: dict, known: frozenset, where: str) -> None:
+    """Raise UnknownFieldError naming the first (sorted) key of `item` not in `known`."""
+    unknown = unknown_fields(item, known)
+    if unknown:
+        raise UnknownFieldError(unknown_field_message(where, unknown[0]))
 
 
 @dataclass(frozen=True)
@@ -23,7 +37,9 @@ class StepMark:
 
 
 def parse_marks(raw, step_count: int) -> list[StepMark]:
-    """Validate the `steps` of a draft: a rated prefix, nothing rated after a Negative."""
+    """Validate the `steps` of a draft, `[{"rating": -1/0/1/None, "flagged": bool}, ...]`: a
+    rated prefix, nothing rated after a Negative. DraftError names the first bad field
+    (UnknownFieldError for a key other than `rating` and `flagged`)."""
     if not isinstance(raw, list):
         raise DraftError("steps: must be a list")
     if len(raw) > step_count:
@@ -32,6 +48,7 @@ def parse_marks(raw, step_count: int) -> list[StepMark]:
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise DraftError(f"steps[{i}]: must be an object")
+        check_known(item, STEP_FIELDS, f"steps[{i}]")
         rating = item.get("rating")
         # an int exactly: JSON's 1.0 equals 1 but would be stored as a float
         if rating is not None and (type(rating) is not int or rating not in RATINGS):

@@ -226,7 +226,9 @@ def phase1_draft_save(
             positions = phase1_rules.parse_positions(steps)
             built = phase1_rules.build_label_steps(positions, _alternatives_at(problem_id, stored))
         except rating_rules.DraftError as exc:
-            if revision is not None and revision != stored_rev:
+            # an unknown key is the request's own fault on any draft: 400, never 409
+            stale = revision is not None and revision != stored_rev
+            if stale and not isinstance(exc, rating_rules.UnknownFieldError):
                 # positions made on an older draft (another tab took another path since):
                 # the conflict, not the rule they break against the newer one, is the answer
                 raise Phase1StaleDraft(stored_rev, stored) from None

@@ -128,7 +128,7 @@ def test_next_open_draft_and_submit_answer_as_drf(monkeypatch, served):
         {"steps": [P, N], "revision": 0, "total_time_ms": 1200},
         {"steps": [P]},
         {"total_time_ms": 5},
-        {"steps": [P], "unknown": "ignored"},
+        {"steps": [P], "csrfmiddlewaretoken": "ignored"},
     ):
         check(
             monkeypatch,
