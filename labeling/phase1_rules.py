@@ -58,7 +58,8 @@ def parse_positions(raw) -> list[Position]:
         where = f"steps[{i}]"
         if not isinstance(item, dict):
             raise DraftError(f"{where}: must be an object")
-        check_known(item, POSITION_FIELDS, where)
+        if not item.keys() <= POSITION_FIELDS:  # the rule's common case, inline: per step
+            check_known(item, POSITION_FIELDS, i)
         ratings = item.get("ratings", [])
         if not isinstance(ratings, list):
             raise DraftError(f"{where}.ratings: must be a list")

@@ -23,11 +23,13 @@ class UnknownFieldError(DraftError):
     whatever else is wrong with the save (labeling/known_fields.py)."""
 
 
-def check_known(item: dict, known: frozenset, where: str) -> None:
-    """Raise UnknownFieldError naming the first (sorted) key of `item` not in `known`."""
+def check_known(item: dict, known: frozenset, index: int) -> None:
+    """Raise UnknownFieldError naming the first (sorted) key of `item`, the object at
+    `steps[index]`, not in `known` (the location is formatted only then: this runs per step of
+    every draft save)."""
     unknown = unknown_fields(item, known)
     if unknown:
-        raise UnknownFieldError(unknown_field_message(where, unknown[0]))
+        raise UnknownFieldError(unknown_field_message(f"steps[{index}]", unknown[0]))
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ def parse_marks(raw, step_count: int) -> list[StepMark]:
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise DraftError(f"steps[{i}]: must be an object")
-        check_known(item, STEP_FIELDS, f"steps[{i}]")
+        if not item.keys() <= STEP_FIELDS:  # the rule's common case, inline: per step
+            check_known(item, STEP_FIELDS, i)
         rating = item.get("rating")
         # an int exactly: JSON's 1.0 equals 1 but would be stored as a float
         if rating is not None and (type(rating) is not int or rating not in RATINGS):
