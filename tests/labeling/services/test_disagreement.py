@@ -356,6 +356,8 @@ def test_the_queue_state_is_honest_about_ruled_relabeled_waiting_and_stale_items
 
     later = Generation.objects.create(project=project, number=first + 1)
     assert statuses()[(d.pk, first)] == "not_served"
+    html = client.get(f"/projects/{project.pk}/queue/").content.decode()
+    assert "no longer served" in html and "waiting for one more labeling" not in html
     scores = dict(SolutionScore.objects.values_list("solution_id", "step_scores"))
     queued = disagreement_queue_fill(
         generation=later, model_version_id=version.pk, step_scores=scores
