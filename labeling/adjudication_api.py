@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from labeling import review_selectors
 from labeling.api_serializers import ERROR, DisagreementQueueSerializer, SideBySideSerializer
-from labeling.input_rules import INT32, text_policy
+from labeling.input_rules import INT32, JsonIntegerField, text_policy
 from labeling.models import Solution
 from labeling.permissions import IsLead, IsLeadOrResearcher, lead_project, research_project
 from labeling.services.adjudication import adjudication_record
@@ -20,7 +20,7 @@ class SolutionAdjudicationApi(APIView):
 
     @extend_schema_serializer(component_name="AdjudicationInput")
     class InputSerializer(serializers.Serializer):
-        first_error = serializers.IntegerField(
+        first_error = JsonIntegerField(
             min_value=-1, max_value=32_767, help_text="0-based step of the first error; -1: none"
         )
         note = serializers.CharField(

@@ -2,6 +2,8 @@
 side (step by step: ratings, flags; per labeling: first error, time, ending) and records the
 adjudicated first error."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -13,6 +15,12 @@ from labeling.errors import ApplicationError
 from labeling.models import Solution
 from labeling.permissions import lead_project, require_lead
 from labeling.services.adjudication import adjudication_record
+
+
+def form_integer(text: str) -> int | str:
+    """A form's text as the JSON integer the API's serializer takes when it is one ("-1",
+    "3"); anything else unchanged, for the serializer to refuse naming the field."""
+    return int(text) if re.fullmatch(r"-?[0-9]{1,6}", text.strip()) else text
 
 
 @require_http_methods(["GET", "POST"])
@@ -29,7 +37,7 @@ def solution_adjudicate(request, project_id: int, solution_id: int):
         # it, never cut short or passed on to the database
         data = SolutionAdjudicationApi.InputSerializer(
             data={
-                "first_error": request.POST.get("first_error", ""),
+                "first_error": form_integer(request.POST.get("first_error", "")),
                 "note": request.POST.get("note", ""),
             }
         )

@@ -26,7 +26,15 @@ from labeling.api_serializers import (
     SubmittedSerializer,
 )
 from labeling.errors import NotFound
-from labeling.input_rules import ID, INT32, KnownFieldsSerializer, column_bounds, text_policy
+from labeling.input_rules import (
+    ID,
+    INT32,
+    JsonIntegerField,
+    JsonNumberField,
+    KnownFieldsSerializer,
+    column_bounds,
+    text_policy,
+)
 from labeling.models import FinishReason, Labeling, Project
 from labeling.permissions import IsLead, IsLeadOrResearcher, lead_project, research_project
 from labeling.project_stats import StatsFilter, project_statistics
@@ -286,30 +294,26 @@ class ProjectDetailApi(APIView):
 
         read_back_fields = ("id", "name")
 
-        overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
-        lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
-        qc_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
-        screening_pass_mark = serializers.FloatField(min_value=0, max_value=1, required=False)
-        qc_pause_threshold = serializers.FloatField(
+        overlap = JsonIntegerField(min_value=1, max_value=100, required=False)
+        lease_minutes = JsonIntegerField(min_value=1, max_value=24 * 60, required=False)
+        qc_rate = JsonNumberField(min_value=0, max_value=1, required=False)
+        screening_pass_mark = JsonNumberField(min_value=0, max_value=1, required=False)
+        qc_pause_threshold = JsonNumberField(
             min_value=0, max_value=1, required=False, allow_null=True
         )
-        qc_pause_min_questions = serializers.IntegerField(
+        qc_pause_min_questions = JsonIntegerField(
             required=False, **{**column_bounds(Project, "qc_pause_min_questions"), "min_value": 1}
         )
         phase1_mode = serializers.BooleanField(required=False)
-        phase1_alternatives = serializers.IntegerField(
+        phase1_alternatives = JsonIntegerField(
             required=False, min_value=1, max_value=MAX_PHASE1_ALTERNATIVES
         )
         # model-assisted labeling (docs/model-assisted.md)
         hints_enabled = serializers.BooleanField(required=False)
-        hints_unhinted_share = serializers.FloatField(min_value=0, max_value=1, required=False)
-        disagreement_budget = serializers.IntegerField(
-            min_value=0, max_value=10_000, required=False
-        )
-        disagreement_k = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
-        disagreement_confidence = serializers.FloatField(
-            min_value=0.000001, max_value=1, required=False
-        )
+        hints_unhinted_share = JsonNumberField(min_value=0, max_value=1, required=False)
+        disagreement_budget = JsonIntegerField(min_value=0, max_value=10_000, required=False)
+        disagreement_k = JsonIntegerField(min_value=0, max_value=10_000, required=False)
+        disagreement_confidence = JsonNumberField(min_value=0.000001, max_value=1, required=False)
 
     def get_permissions(self):
         if self.request.method == "GET":

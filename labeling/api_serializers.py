@@ -244,7 +244,11 @@ class ProjectStatisticsSerializer(Output):
 
 
 class DisagreementOutcomeSerializer(Output):
-    status = serializers.ChoiceField(choices=["pending", "majority", "no_majority", "adjudicated"])
+    status = serializers.ChoiceField(
+        choices=["pending", "majority", "no_majority", "adjudicated", "not_served"],
+        help_text="not_served: no longer served (an older generation, or its queue item "
+        "closed) and never relabeled; pending: still waiting for its one more labeling",
+    )
     majority_first_error = serializers.IntegerField(allow_null=True)
     adjudicated_first_error = serializers.IntegerField(
         allow_null=True, help_text="a lead's ruling (-1: no error), which decides the outcome"

@@ -17,6 +17,8 @@ the same request differently. The ranges below are PostgreSQL's, the narrower on
   without both bounds (tests/labeling/api/test_input_bounds.py).
 """
 
+import math
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -158,3 +160,44 @@ class ColumnBoundsModelForm(forms.ModelForm):
                 field.widget.attrs.update(min=field.min_value, max=field.max_value)
             elif isinstance(field, forms.CharField):
                 field.validators.append(text_policy)
+
+
+def _json_kind(value) -> str:
+    """What a decoded JSON value is, in the words of an error message."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    if value is None:
+        return "null"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+class JsonIntegerField(serializers.IntegerField):
+    """An integer field that takes only a JSON integer: not a string ("2"), a float (2.0) or a
+    boolean (true, which Python counts as 1); each is a 400 naming the field and saying what
+    was expected. Bounds as `IntegerField` (`min_value`, `max_value`)."""
+
+    default_error_messages = {"strict": "Expected a JSON integer, got {kind}."}
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("strict", kind=_json_kind(data))
+        return super().to_internal_value(data)
+
+
+class JsonNumberField(serializers.FloatField):
+    """A number field (a share, a probability) that takes only a finite JSON number: not a
+    string, a boolean, NaN or an infinity; each is a 400 naming the field and saying what was
+    expected. Bounds as `FloatField` (`min_value`, `max_value`)."""
+
+    default_error_messages = {"strict": "Expected a finite JSON number, got {kind}."}
+
+    def to_internal_value(self, data):
+        if type(data) not in (int, float):
+            self.fail("strict", kind=_json_kind(data))
+        if not math.isfinite(data):
+            self.fail("strict", kind=f"{data!r}, which is not finite")
+        return super().to_internal_value(data)

@@ -3,7 +3,14 @@ disagreement queue with its outcomes, and a solution's labelings side by side fo
 """
 
 from labeling.errors import NotFound
-from labeling.models import Adjudication, DisagreementItem, Labeling, LabelingStatus, Project
+from labeling.models import (
+    Adjudication,
+    DisagreementItem,
+    GenerationItem,
+    Labeling,
+    LabelingStatus,
+    Project,
+)
 from labeling.rating_rules import marks_of
 
 
@@ -12,8 +19,13 @@ def disagreement_queue(project: Project, generation_number: int | None = None) -
     generation: per item `{"id", "solution", "generation", "model_version", "reason",
     "reason_text", "strength", "detail", "first_errors", "outcome"}` (`first_errors`: every
     submitted regular labeling's first error now, -1: none; `outcome`:
-    labeling.services.disagreement.disagreement_outcome, a lead's ruling first). A query per
-    item for the outcome; the queue is bounded by the budget per generation."""
+    labeling.services.disagreement.disagreement_outcome, a lead's ruling first, then the
+    extra labeling, then whether it can still be served). An item counts as relabeled when a
+    submitted regular labeling of its solution lies in its generation or in a later generation
+    that queued the solution again (an item left behind by a newer generation shows the
+    outcome of the requeued one); it can be served only while its generation is the newest
+    and its queue item is open. Five queries, whatever the queue's length."""
+    from labeling.services.assignments import current_generation
     from labeling.services.disagreement import disagreement_outcome, human_first_errors
 
     items = DisagreementItem.objects.filter(project=project).select_related("generation")
@@ -23,8 +35,40 @@ def disagreement_queue(project: Project, generation_number: int | None = None) -
     rulings = dict(
         Adjudication.objects.filter(project=project).values_list("solution_id", "first_error")
     )
+    items = list(items.order_by("-generation__number", "id"))
+    queued = {(i.solution_id, i.generation_id) for i in items}
+    if generation_number is not None:  # a requeue in a later generation decides it too
+        queued |= set(
+            DisagreementItem.objects.filter(project=project).values_list(
+                "solution_id", "generation_id"
+            )
+        )
+    # (solution id, generation id) pairs with a submitted regular labeling: a queued pair
+    # with one got its extra labeling
+    labeled_pairs = set(
+        Labeling.objects.filter(
+            project=project,
+            status=LabelingStatus.SUBMITTED,
+            is_quality_control=False,
+            is_screening=False,
+            solution_id__in={solution for solution, _ in queued},
+        )
+        .values_list("solution_id", "generation_id")
+        .distinct()
+    )
+    numbers = dict(project.generations.values_list("pk", "number"))
+    relabeled_from: dict[int, int] = {}  # solution id: newest generation number relabeled in
+    for solution_id, generation_id in queued & labeled_pairs:
+        number = numbers[generation_id]
+        relabeled_from[solution_id] = max(number, relabeled_from.get(solution_id, number))
+    current = current_generation(project)
+    open_items = set(
+        GenerationItem.objects.filter(generation=current, is_open=True).values_list(
+            "solution_id", flat=True
+        )
+    )
     rows = []
-    for item in items.order_by("-generation__number", "id"):
+    for item in items:
         mine = firsts.get(item.solution_id, [])
         rows.append(
             {
@@ -37,7 +81,15 @@ def disagreement_queue(project: Project, generation_number: int | None = None) -
                 "strength": item.strength,
                 "detail": item.detail,
                 "first_errors": mine,
-                "outcome": disagreement_outcome(item, mine, rulings.get(item.solution_id)),
+                "outcome": disagreement_outcome(
+                    item,
+                    mine,
+                    rulings.get(item.solution_id),
+                    relabeled=relabeled_from.get(item.solution_id, -2) >= item.generation.number,
+                    served=current is not None
+                    and item.generation_id == current.pk
+                    and item.solution_id in open_items,
+                ),
             }
         )
     return rows

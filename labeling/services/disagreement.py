@@ -15,6 +15,7 @@ from django.db.models import Exists, Max, OuterRef
 from labeling import disagreement_rules
 from labeling.gold_agreement import first_ratings
 from labeling.models import (
+    Adjudication,
     DisagreementItem,
     Generation,
     GenerationItem,
@@ -78,10 +79,10 @@ def disagreement_queue_fill(
     `disagreement_k`, `disagreement_confidence` and `disagreement_budget` (0: nothing), given
     the new model's `step_scores` ({solution id: per-step 1 - P(negative)}; a solution it did
     not score can still be queued because annotators disagree). Solutions already in the
-    generation, gold solutions and solutions an earlier run queued that got their one more
-    labeling are left out (one still waiting in an older generation, which is no longer
-    served, may be queued again). Returns the new items. The budget counts the items the
-    generation has already, so a second run for the same generation adds nothing."""
+    generation, gold solutions, adjudicated solutions and solutions an earlier run queued that
+    got their one more labeling are left out (one still waiting in an older generation, which
+    is no longer served, may be queued again). Returns the new items. The budget counts the
+    items the generation has already, so a second run for the same generation adds nothing."""
     project = generation.project
     if project.disagreement_budget == 0:
         return []
@@ -106,7 +107,11 @@ def disagreement_queue_fill(
         .filter(Exists(extra))
         .values_list("solution_id", flat=True)
     )
-    left_out = in_generation | gold | relabeled
+    # a lead's ruling settles the solution: training uses it, another labeling would not count
+    adjudicated = set(
+        Adjudication.objects.filter(project=project).values_list("solution_id", flat=True)
+    )
+    left_out = in_generation | gold | relabeled | adjudicated
     steps_of = dict(
         project.solutions.filter(labelings__status=LabelingStatus.SUBMITTED)
         .values_list("pk", "steps")
@@ -167,14 +172,26 @@ def disagreement_queue_fill(
 
 
 def disagreement_outcome(
-    item: DisagreementItem, firsts: list[int], adjudicated_first_error: int | None = None
+    item: DisagreementItem,
+    firsts: list[int],
+    adjudicated_first_error: int | None = None,
+    *,
+    relabeled: bool | None = None,
+    served: bool = True,
 ) -> dict:
     """What became of a queued solution: `{"status", "majority_first_error",
-    "adjudicated_first_error", "agrees_with_model"}`. `adjudicated` when a lead has ruled on
-    its first error (`adjudicated_first_error`, -1: none): the ruling decides who was right,
-    whatever the labelings say. Otherwise `pending` until a labeling of it was submitted in the
-    item's generation; then `majority` when more than half of its labelings' first errors
-    (`firsts`, -1: none) agree (`majority_first_error`), else `no_majority`.
+    "adjudicated_first_error", "agrees_with_model"}`, the first that holds of:
+
+    - `adjudicated` when a lead has ruled on its first error (`adjudicated_first_error`, -1:
+      none): the ruling decides who was right, whatever the labelings say;
+    - `majority` / `no_majority` once its one more labeling was submitted (`relabeled`; None:
+      look for a submitted regular labeling in the item's generation): `majority` when more
+      than half of its labelings' first errors (`firsts`, -1: none) agree
+      (`majority_first_error`);
+    - `not_served` when it can no longer be served (`served` False: its generation is not the
+      newest, or its queue item was closed) and so will never get the extra labeling;
+    - `pending` otherwise: waiting for its one more labeling.
+
     `agrees_with_model`: whether the ruling or the majority is the PRM's first error (None
     when the model did not score it, or there is neither)."""
     from collections import Counter
@@ -188,15 +205,17 @@ def disagreement_outcome(
             "agrees_with_model": None if prm is None else adjudicated_first_error == prm,
         }
     undecided = {"majority_first_error": None, "adjudicated_first_error": None}
-    done = Labeling.objects.filter(
-        generation_id=item.generation_id,
-        solution_id=item.solution_id,
-        status=LabelingStatus.SUBMITTED,
-        is_quality_control=False,
-        is_screening=False,
-    ).exists()
-    if not done:
-        return {"status": "pending", **undecided, "agrees_with_model": None}
+    if relabeled is None:
+        relabeled = Labeling.objects.filter(
+            generation_id=item.generation_id,
+            solution_id=item.solution_id,
+            status=LabelingStatus.SUBMITTED,
+            is_quality_control=False,
+            is_screening=False,
+        ).exists()
+    if not relabeled:
+        status = "pending" if served else "not_served"
+        return {"status": status, **undecided, "agrees_with_model": None}
     value, count = Counter(firsts).most_common(1)[0] if firsts else (None, 0)
     if count * 2 <= len(firsts):
         return {"status": "no_majority", **undecided, "agrees_with_model": None}

@@ -35,6 +35,7 @@ from labeling.models import (
 )
 from labeling.record_files import BadRecords, import_limits, iter_json_lines, validated_records
 from labeling.services.prm800k_rows import ImportResult, _Writer
+from labeling.services.prm800k_rulings import FileRulings, split_ruling
 from labeling.services.quality import generation_items_recount
 from labeling.services.solution_staging import PROBLEM_STATISTICS, SOLUTION_STATISTICS
 from labeling.text_policy import TextError, check_text
@@ -96,14 +97,17 @@ def prm800k_import(
             yield f"{name}:{number}", (line, record), problem
 
     def parse(line_and_record, where):
-        prm800k.validate_record(line_and_record[1], limits)  # RecordError is a ValueError
-        return line_and_record
+        line, record = line_and_record
+        prm800k.validate_record(record, limits)  # RecordError is a ValueError
+        # the extension field becomes the project's ruling (labeling/services/prm800k_rulings.py)
+        bare_line, bare_record, first_error = split_ruling(line, record)
+        return bare_line, bare_record, line, (first_error, where)
 
     with transaction.atomic():
         project = project_get_or_create(project_name)
         lock_project_imports(project)
-        writer = _Writer(project, result)
-        batch: list[tuple[str, dict]] = []
+        writer = _Writer(project, result, FileRulings(project, name))
+        batch: list[tuple] = []
         # all or nothing: after a bad line the rest is validated (to report it) but not written
         for _, line_and_record in validated_records(located(), parse, bad):
             batch.append(line_and_record)
@@ -115,6 +119,7 @@ def prm800k_import(
         bad.raise_if_any()  # inside atomic(): rolls back everything this file wrote
         if batch:
             writer.write(batch)
+        result.adjudications_created = writer.rulings.save()
         if result.created:
             # Mid-transaction the planner has no statistics for the rows just written and runs
             # the recount's subquery as a scan per item (89 s of a 100k import); ANALYZE here

@@ -93,9 +93,11 @@ ADJUDICATION_KEY = "adjudication"
 def labeling_line(labeling: Labeling) -> str:
     """The PRM800K line of a labeling; when its solution has an adjudicated first error (the
     `adjudicated_first_error` annotation of `with_adjudication`), the record ends with
-    `"adjudication": {"first_error": N}` (0-based step, -1: none)."""
+    `"adjudication": {"first_error": N}` (0-based step, -1: none). The key says the project's
+    ruling and nothing else: a kept source line that still carries one (an import made before
+    the import turned the key into a ruling) is written without it when there is no ruling."""
     if labeling.source_line is not None:
-        line = labeling.source_line
+        line = _without_key(labeling.source_line)
     else:
         line = prm800k.dumps_record(labeling_record(labeling))
     first_error = getattr(labeling, "adjudicated_first_error", None)
@@ -103,13 +105,23 @@ def labeling_line(labeling: Labeling) -> str:
         return line
     # appended before the closing brace: the rest of the line stays byte for byte
     extension = json.dumps({ADJUDICATION_KEY: {"first_error": first_error}})[1:-1]
-    if labeling.source_line is not None and f'"{ADJUDICATION_KEY}"' in line:
-        record = json.loads(line)  # an imported line that carries the key already
-        if ADJUDICATION_KEY in record:
-            record[ADJUDICATION_KEY] = {"first_error": first_error}
-            return json.dumps(record)
     body = line.rstrip()
     return f"{body[:-1]}, {extension}}}"
+
+
+def _without_key(line: str) -> str:
+    """A kept source line without an `adjudication` key: the bytes before it when it ends the
+    line as the export writes it, else the record re-serialised without it."""
+    if f'"{ADJUDICATION_KEY}"' not in line:
+        return line
+    record = json.loads(line)
+    if ADJUDICATION_KEY not in record:
+        return line
+    suffix = ", " + json.dumps({ADJUDICATION_KEY: record[ADJUDICATION_KEY]})[1:]
+    if line.rstrip().endswith(suffix):
+        return line.rstrip()[: -len(suffix)] + "}"
+    del record[ADJUDICATION_KEY]
+    return json.dumps(record)
 
 
 def with_adjudication(queryset):

@@ -35,6 +35,7 @@ from labeling.services.prm800k_fields import (
     from_hex,
     solution_key,
 )
+from labeling.services.prm800k_rulings import FileRulings
 
 CHUNK_SIZE = 1000  # rows read per round trip when loading what the project already holds
 
@@ -48,6 +49,7 @@ class ImportResult:
     solutions_created: int = 0
     labelers_created: int = 0
     kept_verbatim: int = 0
+    adjudications_created: int = 0  # rulings the `adjudication` extension field brought
     generations: set = field(default_factory=set)
 
     def summary(self) -> str:
@@ -58,6 +60,8 @@ class ImportResult:
             f"{self.problems_created} new problems, {self.solutions_created} new solutions, "
             f"{self.labelers_created} new labelers."
         )
+        if self.adjudications_created:
+            text += f" {self.adjudications_created} adjudicated first errors."
         if self.created == 0:
             text = f"Nothing new: all {self.already_present} labelings were already imported."
         return text
@@ -72,9 +76,10 @@ class _Writer:
     the project held before the import is loaded once here, so no chunk queries for it (an empty
     project loads nothing)."""
 
-    def __init__(self, project: Project, result: ImportResult):
+    def __init__(self, project: Project, result: ImportResult, rulings: FileRulings):
         self.project = project
         self.result = result
+        self.rulings = rulings  # the `adjudication` extension field's rulings
         # sha256(text) -> (id, digest of reference_solution, digest of reference_answer)
         # (rows whose hash is not a sha256 made elsewhere can never match a record: skipped)
         self.problems: dict[bytes, tuple[int, bytes, bytes]] = {
@@ -105,15 +110,20 @@ class _Writer:
         self.generation_members: dict[int, set[int]] = {}  # number -> solution ids
         self.generation_next_rank: dict[int, int] = {}
 
-    def write(self, batch: list[tuple[str, dict]]) -> None:
+    def write(self, batch: list[tuple[str, dict, str, tuple]]) -> None:
+        """Store `(line, record, source line, (ruling, where))` items: the line and record
+        without the extension field, the line as read (its hash finds a line imported
+        before), the ruling it brings (None: none) and where it was read."""
         fresh = []
-        for line, record in batch:
-            digest = hashlib.sha256(line.encode("utf-8")).digest()
+        rulings = []
+        for line, record, source, ruling in batch:
+            digest = hashlib.sha256(source.encode("utf-8")).digest()
             if digest in self.seen:
                 self.result.already_present += 1
                 continue
             self.seen.add(digest)
             fresh.append((digest, line, record))
+            rulings.append(ruling)
         if not fresh:
             return
         self._ensure_users([record["labeler"] for _, _, record in fresh])
@@ -123,8 +133,11 @@ class _Writer:
 
         labeling_rows = []
         item_rows = []
-        for (digest, line, record), fields, key in zip(fresh, stored, solution_keys, strict=True):
+        for (digest, line, record), fields, key, ruling in zip(
+            fresh, stored, solution_keys, rulings, strict=True
+        ):
             solution_id = self.solutions[key][0]
+            self.rulings.see(solution_id, *ruling)
             row = self._labeling_row(digest, line, record, fields, key)
             labeling_rows.append(row)
             number = record["generation"]

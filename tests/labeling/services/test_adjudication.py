@@ -139,8 +139,11 @@ def test_the_recipe_refuses_a_step_outside_the_solution():
 
 
 def test_an_imported_line_that_carries_the_key_gets_the_projects_ruling_once(setup):
-    """A kept source line that already has an `adjudication` key is written with this
-    project's ruling in that key, not a second key (catches duplicate JSON keys)."""
+    """A kept source line that already has an `adjudication` key (stored by an import made
+    before the import turned the key into a ruling) is written with this project's ruling in
+    that key, not a second key (catches duplicate JSON keys), and without the key when the
+    project has no ruling (catches a key the project's data does not back, which training
+    would not use)."""
     from labeling.services.prm800k_export import labeling_line
 
     _, solution, _ = setup
@@ -151,7 +154,9 @@ def test_an_imported_line_that_carries_the_key_gets_the_projects_ruling_once(set
     assert line.count('"adjudication"') == 1
     assert json.loads(line)["adjudication"] == {"first_error": 3}
     labeling.adjudicated_first_error = None
-    assert labeling_line(labeling) == labeling.source_line
+    assert labeling_line(labeling) == '{"labeler": "x"}'
+    labeling.source_line = '{"adjudication": {"first_error": 0},  "labeler": "x"}'
+    assert labeling_line(labeling) == '{"labeler": "x"}'
 
 
 @pytest.mark.parametrize(

@@ -304,3 +304,74 @@ def test_a_leads_ruling_is_the_outcome_the_queue_shows(client):
     }
     html = client.get(f"/projects/{project.pk}/queue/").content.decode()
     assert "adjudicated: step 3 (with the model)" in html
+
+
+def test_the_queue_state_is_honest_about_ruled_relabeled_waiting_and_stale_items(client):
+    """Three items queued in one generation: A is settled by a lead's ruling, B by its extra
+    labeling, D still waits. Then a newer generation is published: D's old item can no longer
+    be served, so it is `not_served`, not `pending` (catches a queue that counts a stale item
+    as waiting); the next fill requeues D but not A (adjudicated) or B (relabeled); once D is
+    relabeled in the newer generation, its old item shows that outcome too (catches an old
+    item left `pending` after its solution got the extra labeling elsewhere)."""
+    from labeling.models import Adjudication
+    from labeling.services.disagreement import disagreement_queue_fill
+
+    project, run, version, solutions, _ = _setup(budget=3)
+    a, b, d = solutions["A"], solutions["B"], solutions["D"]
+    LabelingFactory(  # a second labeling of D that disagrees: annotators_disagree
+        solution=d,
+        generation=Generation.objects.get(project=project, number=0),
+        steps=_label_steps(0),
+        finish_reason="found_error",
+    )
+    published = publish.run_publish(run.pk)
+    lead = UserFactory(role=Role.LEAD)
+    client.force_login(lead)
+    url = f"/api/projects/{project.pk}/disagreements/"
+
+    def statuses():
+        return {
+            (r["solution"], r["generation"]): r["outcome"]["status"]
+            for r in client.get(url).json()["items"]
+        }
+
+    first = published.generation.number
+    assert statuses() == {
+        (a.pk, first): "pending",
+        (b.pk, first): "pending",
+        (d.pk, first): "pending",
+    }
+    Adjudication.objects.create(project=project, solution=a, first_error=2, adjudicated_by=lead)
+    LabelingFactory(
+        solution=b,
+        generation=published.generation,
+        steps=_label_steps(0),
+        finish_reason="found_error",
+    )
+    assert statuses() == {
+        (a.pk, first): "adjudicated",
+        (b.pk, first): "majority",
+        (d.pk, first): "pending",
+    }
+
+    later = Generation.objects.create(project=project, number=first + 1)
+    assert statuses()[(d.pk, first)] == "not_served"
+    html = client.get(f"/projects/{project.pk}/queue/").content.decode()
+    assert "no longer served" in html and "waiting for one more labeling" not in html
+    scores = dict(SolutionScore.objects.values_list("solution_id", "step_scores"))
+    queued = disagreement_queue_fill(
+        generation=later, model_version_id=version.pk, step_scores=scores
+    )
+    assert [i.solution_id for i in queued] == [d.pk]
+    assert statuses() == {
+        (a.pk, first): "adjudicated",
+        (b.pk, first): "majority",
+        (d.pk, first): "not_served",
+        (d.pk, first + 1): "pending",
+    }
+    LabelingFactory(
+        solution=d, generation=later, steps=_label_steps(0), finish_reason="found_error"
+    )
+    assert statuses()[(d.pk, first)] == statuses()[(d.pk, first + 1)] == "majority"
+    filtered = client.get(url, {"generation": first}).json()["items"]
+    assert {r["solution"]: r["outcome"]["status"] for r in filtered}[d.pk] == "majority"

@@ -221,10 +221,12 @@ def test_postgres_stores_steps_as_jsonb_and_still_exports_release_key_order(samp
 
 def test_an_adjudicated_export_reimports_and_other_lines_stay_byte_exact(sample_lines):
     """One solution adjudicated: only its lines gain the `adjudication` extension key (the
-    rest byte for byte the release lines); the exported file imports again into another
-    project as it is (the key is kept, not turned into a ruling) and exports unchanged.
-    Catches an import that refuses the key, a ruling invented from it, and a changed line
-    of an unadjudicated solution."""
+    rest byte for byte the release lines); the exported file imports into another project,
+    whose ruling the key becomes (training there uses it), and exports byte for byte again;
+    a second import of it adds nothing. Catches an import that refuses the key, one that
+    drops it (the export of the new project lost the ruling), and a changed line of an
+    unadjudicated solution."""
+    from active_learning.services.training import adjudicated_examples
     from labeling.models import Adjudication, Labeling
 
     import_lines(sample_lines)
@@ -243,6 +245,16 @@ def test_an_adjudicated_export_reimports_and_other_lines_stay_byte_exact(sample_
         else:
             assert line == original
     result = import_lines(exported, project="q", name="again.jsonl")
-    assert result.created == len(exported)
-    assert not Adjudication.objects.filter(project__name="q").exists()
+    assert result.created == len(exported) and result.adjudications_created == 1
+    [ruling] = Adjudication.objects.filter(project__name="q")
+    assert (ruling.first_error, ruling.adjudicated_by, ruling.note) == (
+        0,
+        None,
+        "imported from again.jsonl",
+    )
+    assert ruling.solution.steps == solution.steps
+    assert list(adjudicated_examples(ruling.project)) == [ruling.solution_id]
     assert export_text("q").splitlines() == exported
+    again = import_lines(exported, project="q", name="again.jsonl")
+    assert (again.created, again.already_present) == (0, len(exported))
+    assert Adjudication.objects.filter(project__name="q").count() == 1
