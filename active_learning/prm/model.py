@@ -103,6 +103,24 @@ def keep_first_layers(model, count: int) -> None:
         model.config.layer_types = model.config.layer_types[:count]
 
 
+def byte_tokenizer():
+    """A byte-level tokenizer with no merges, built in code (downloads nothing): 256 byte
+    tokens plus <pad> (0), <s> (1) and </s> (2). For the tiny models below, in tests and
+    benchmarks."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2}
+    for char in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab[char] = len(vocab)
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
+
+
 def tiny_llama_config(tokenizer, *, hidden_size: int, layers: int, max_positions: int, **extra):
     """The config of a small Llama (4 heads, feed-forward twice `hidden_size` wide) over
     `tokenizer`'s vocabulary and special tokens; `extra` goes to `LlamaConfig` as is. Shared by
