@@ -5,7 +5,11 @@ from active_learning.generator.options import (
     MAX_NEW_TOKENS,
     MAX_SAMPLES_PER_PROBLEM,
 )
-from active_learning.loop.settings_rules import LOOP_FIELD_RULES, check_loop_settings
+from active_learning.loop.settings_rules import (
+    LOOP_FIELD_RULES,
+    LOOP_SETTINGS_FIELDS,
+    check_loop_settings,
+)
 from active_learning.models import LoopSettings
 from labeling.input_rules import ColumnBoundsModelForm
 
@@ -13,33 +17,7 @@ from labeling.input_rules import ColumnBoundsModelForm
 class LoopSettingsForm(ColumnBoundsModelForm):
     class Meta:
         model = LoopSettings
-        fields = [
-            "retrain_every",
-            "batch_size",
-            "per_problem_cap",
-            "wrong_share",
-            "wrong_allocation",
-            "truncated_policy",
-            "strategy",
-            "seed",
-            "training_mode",
-            "epochs",
-            "learning_rate",
-            "train_batch_size",
-            "train_token_budget",
-            "grad_accumulation",
-            "max_length",
-            "lora_rank",
-            "gradient_checkpointing",
-            "packing",
-            "precision",
-            "attn_implementation",
-            "backbone",
-            "keep_layers",
-            "score_chunk_size",
-            "schedule_enabled",
-            "schedule_minutes",
-        ]
+        fields = list(LOOP_SETTINGS_FIELDS)
         labels = {
             "retrain_every": "Retrain after every N submitted labelings (0: off)",
             "batch_size": "Generation size (solutions)",

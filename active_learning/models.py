@@ -312,6 +312,18 @@ class Run(TimestampedModel):
     def is_active(self) -> bool:
         return self.status in ACTIVE_RUN_STATUSES
 
+    def mark_succeeded(self, now) -> None:
+        """Set the fields of a run that finished and succeeded at `now` (stage DONE, 100
+        percent, no note or ETA), unsaved: the caller holds the row's lock, closes the stage's
+        clock first and saves."""
+        self.status = RunStatus.SUCCEEDED
+        self.stage = RunStage.DONE
+        self.percent = 100
+        self.progress_note = ""
+        self.eta_seconds = None
+        self.finished_at = now
+        self.stage_started_at = None
+
 
 class RunChunk(models.Model):
     """A slice of the candidates one scoring task scores. The run moves on to selection when

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from active_learning.generator.options import MAX_NEW_TOKENS, MAX_SAMPLES_PER_PROBLEM
 from active_learning.loop.settings_rules import (
     LOOP_FIELD_RULES,
+    LOOP_SETTINGS_FIELDS,
     check_loop_settings,
     field_bounds,
 )
@@ -214,35 +215,7 @@ class RunTriggerSerializer(KnownFieldsSerializer):
 class LoopSettingsSerializer(KnownFieldsSerializer, ColumnBoundsModelSerializer):
     class Meta:
         model = LoopSettings
-        fields = [
-            "project",
-            "retrain_every",
-            "batch_size",
-            "per_problem_cap",
-            "wrong_share",
-            "wrong_allocation",
-            "truncated_policy",
-            "strategy",
-            "seed",
-            "training_mode",
-            "epochs",
-            "learning_rate",
-            "train_batch_size",
-            "train_token_budget",
-            "grad_accumulation",
-            "max_length",
-            "lora_rank",
-            "gradient_checkpointing",
-            "packing",
-            "precision",
-            "attn_implementation",
-            "backbone",
-            "keep_layers",
-            "score_chunk_size",
-            "schedule_enabled",
-            "schedule_minutes",
-            "updated_at",
-        ]
+        fields = ["project", *LOOP_SETTINGS_FIELDS, "updated_at"]
         read_only_fields = ["project", "updated_at"]
         # the inclusive bounds shown in the schema and enforced per field; every rule, the
         # exclusive and cross-field ones included, is checked by validate() from the table

@@ -40,20 +40,11 @@ PROBLEMS = ROOT / "demo" / "data" / "math_test_problems.jsonl"
 
 
 def byte_tokenizer():
-    """A byte-level tokenizer with no merges, built in code (as the tests build theirs)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    """The tests' byte-level tokenizer (active_learning.prm.model), padding on the left as
+    batched generation wants."""
+    from active_learning.prm.model import byte_tokenizer as build
 
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2}
-    for char in sorted(alphabet):
-        vocab[char] = len(vocab)
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    made = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>"
-    )
+    made = build()
     made.padding_side = "left"
     return made
 

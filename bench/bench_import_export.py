@@ -136,6 +136,19 @@ def calibrate(python: str) -> float:
     return float(out.stdout)
 
 
+def fresh_run(args, db: "Database", manage: list[str], app_dir: Path, env: dict) -> float:
+    """Start one measured run on an equal footing: the CPU calibration (seconds, see
+    `calibrate`), then an empty migrated database, checkpointed, and (unless --quiet is
+    negative) a machine that has gone quiet. Returns the calibration."""
+    calibration = calibrate(args.python)
+    db.recreate()
+    subprocess.run([*manage, "migrate", "-v0"], cwd=app_dir, env=env, check=True)
+    db.checkpoint()
+    if args.quiet >= 0:
+        wait_quiet(args.quiet, args.quiet_timeout)
+    return calibration
+
+
 def proc_cpu_s(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -485,12 +498,7 @@ def solutions_runs(args, db: Database, manage, app_dir: Path, env: dict, out_dir
             for i in range(args.batches)
         ]
         for run in range(1, count + 1):
-            calibration = calibrate(args.python)
-            db.recreate()
-            subprocess.run([*manage, "migrate", "-v0"], cwd=app_dir, env=env, check=True)
-            db.checkpoint()
-            if args.quiet >= 0:
-                wait_quiet(args.quiet, args.quiet_timeout)
+            calibration = fresh_run(args, db, manage, app_dir, env)
             imp = measure([*manage, "import_solutions", str(pool), "--project", "bench"],
                           app_dir, env, db)  # fmt: skip
             if imp.rc != 0:
@@ -654,12 +662,7 @@ def main(argv=None) -> int:
     runs: list[Run] = []
     for size, count in zip(sizes, runs_per, strict=True):
         for run in range(1, count + 1):
-            calibration = calibrate(args.python)
-            db.recreate()
-            subprocess.run([*manage, "migrate", "-v0"], cwd=app_dir, env=env, check=True)
-            db.checkpoint()
-            if args.quiet >= 0:
-                wait_quiet(args.quiet, args.quiet_timeout)
+            calibration = fresh_run(args, db, manage, app_dir, env)
             src = files[size]
             imp = measure(
                 [*manage, "import_prm800k", str(src), "--project", "bench"], app_dir, env, db

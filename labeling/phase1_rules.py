@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from labeling.prm800k import ANSWER_MARKER, RATINGS, answer_of, trajectory
-from labeling.rating_rules import MAX_REASON_LENGTH, DraftError, check_known
+from labeling.rating_rules import DraftError, check_ending_reason, check_known
 from labeling.text_policy import TextError, check_text
 
 MAX_POSITIONS = 200  # step positions in one phase-1 labeling (PRM800K's longest has ~60)
@@ -192,13 +192,9 @@ def check_submit(label_steps: list[dict], finish_reason: str, reason: str) -> st
     """Raise DraftError unless `finish_reason` fits a phase-1 labeling; returns the cleaned
     reason. `solution` needs the final answer reached; `give_up` and `bad_problem` a reason;
     `found_error` is phase 2's ending (a phase-1 labeler rates and moves on)."""
-    reason = (reason or "").strip()
-    if finish_reason in ("give_up", "bad_problem"):
-        if not reason:
-            raise DraftError(f"reason: {finish_reason} needs a short reason")
-        if len(reason) > MAX_REASON_LENGTH:
-            raise DraftError(f"reason: at most {MAX_REASON_LENGTH} characters")
-        return reason
+    ending = check_ending_reason(finish_reason, reason)
+    if ending is not None:
+        return ending
     if finish_reason == "solution":
         if finish_reason_of(label_steps) != "solution":
             raise DraftError(

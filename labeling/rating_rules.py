@@ -101,15 +101,25 @@ def finish_reason_of(marks: list[StepMark], step_count: int) -> str | None:
     return None
 
 
+def check_ending_reason(finish_reason: str, reason: str | None) -> str | None:
+    """The cleaned reason of an ending that needs one (`give_up`, `bad_problem`: a short text
+    of at most MAX_REASON_LENGTH characters), else None; raises DraftError naming `reason`.
+    Both phases' check_submit start here (phase1_rules.py too)."""
+    if finish_reason not in ("give_up", "bad_problem"):
+        return None
+    reason = (reason or "").strip()
+    if not reason:
+        raise DraftError(f"reason: {finish_reason} needs a short reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise DraftError(f"reason: at most {MAX_REASON_LENGTH} characters")
+    return reason
+
+
 def check_submit(marks: list[StepMark], step_count: int, finish_reason: str, reason: str) -> str:
     """Raise DraftError unless `finish_reason` fits the ratings; returns the cleaned reason."""
-    reason = (reason or "").strip()
-    if finish_reason in ("give_up", "bad_problem"):
-        if not reason:
-            raise DraftError(f"reason: {finish_reason} needs a short reason")
-        if len(reason) > MAX_REASON_LENGTH:
-            raise DraftError(f"reason: at most {MAX_REASON_LENGTH} characters")
-        return reason
+    ending = check_ending_reason(finish_reason, reason)
+    if ending is not None:
+        return ending
     implied = finish_reason_of(marks, step_count)
     if finish_reason == "found_error" and implied != "found_error":
         raise DraftError("finish_reason: found_error needs a step rated Negative")

@@ -35,6 +35,12 @@ def paired(rows: list[dict], pool: str, form: str, a: str, b: str, metric: str) 
         if r["pool"] == pool and r["form"] == form and r[metric] is not None:
             by[r["seed"]][r["arm"]] = r[metric]
     diffs = [v[a] - v[b] for v in by.values() if a in v and b in v]
+    return _paired_summary(diffs, a, b, metric)
+
+
+def _paired_summary(diffs: list[float], a: str, b: str, metric: str) -> dict | None:
+    """The per-seed differences a minus b as `paired` reports them (mean, 95% t interval,
+    seeds where a is ahead), or None under two seeds."""
     if len(diffs) < 2:
         return None
     mean, low, high = t_interval(diffs)
@@ -70,19 +76,7 @@ def paired_at_labels(rows: list[dict], pool: str, form: str, a: str, b: str) -> 
             continue
         x = np.log([lab for lab, _ in base])
         diffs.append(quality - float(np.interp(math.log(labels), x, [q for _, q in base])))
-    if len(diffs) < 2:
-        return None
-    mean, low, high = t_interval(diffs)
-    return {
-        "a": a,
-        "b": b,
-        "metric": "step_auc at equal step labels",
-        "mean": mean,
-        "low": low,
-        "high": high,
-        "ahead": sum(d > 0 for d in diffs),
-        "seeds": len(diffs),
-    }
+    return _paired_summary(diffs, a, b, "step_auc at equal step labels")
 
 
 def mean_curve(rows, pool, form, arm, metric="step_auc") -> list[tuple[float, float]]:

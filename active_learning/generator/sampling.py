@@ -26,7 +26,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria
 
 from active_learning.prm.backbones import resolve
-from active_learning.prm.model import BackboneError
+from active_learning.prm.model import BackboneError, tiny_llama_config
 
 logger = logging.getLogger(__name__)
 
@@ -236,20 +236,11 @@ def sample_vllm(
 def tiny_causal_lm(tokenizer, *, hidden_size: int = 32, layers: int = 2, seed: int = 0):
     """A small randomly initialised causal LM (Llama architecture) for tests and the
     benchmark's tiny row; downloads nothing."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=4096,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+    config = tiny_llama_config(
+        tokenizer, hidden_size=hidden_size, layers=layers, max_positions=4096
     )
     return LlamaForCausalLM(config)
 

@@ -127,13 +127,7 @@ def run_generate(run_id: int) -> bool:
         if cold:  # nothing to train on and no model to score with: publish uniformly
             run.generation = _cold_start_publish(run)
         if only or cold:
-            run.status = RunStatus.SUCCEEDED
-            run.stage = RunStage.DONE
-            run.percent = 100
-            run.progress_note = ""
-            run.eta_seconds = None
-            run.finished_at = now
-            run.stage_started_at = None
+            run.mark_succeeded(now)
         run.heartbeat_at = now
         run.save()
         if cold:

@@ -9,20 +9,8 @@ from active_learning.models import LoopSettings
 from labeling.errors import ApplicationError
 from labeling.models import Problem, Project
 
-PARAM_FIELDS = (
-    "batch_size",
-    "per_problem_cap",
-    "wrong_share",
-    "wrong_allocation",
-    "truncated_policy",
-    "strategy",
-    "seed",
-    "training_mode",
-    "epochs",
-    "backbone",
-    "keep_layers",
-    "score_chunk_size",
-)
+# The loop settings a run records (their order, names and rules: loop.settings_rules).
+PARAM_FIELDS = settings_rules.PARAM_FIELDS
 # Loop settings that are TrainConfig fields: {LoopSettings field: TrainConfig field}. They go
 # into a run's params["train"]; an empty value leaves TrainConfig's default.
 LOOP_TRAIN_FIELDS = settings_rules.LOOP_TRAIN_FIELDS

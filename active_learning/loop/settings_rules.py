@@ -2,7 +2,7 @@
 the rules across fields (issue 17). No Django and no torch, so the web process, the settings
 form, the API serializers and `loop.params.run_params` all check against this one table.
 
-Names are a run's parameter names (`loop.params.PARAM_FIELDS`), `train.<option>` for the
+Names are a run's parameter names (`PARAM_FIELDS`), `train.<option>` for the
 training options (TrainConfig fields, `loop.params.TRAIN_OVERRIDES`) and the loop-settings-only
 fields (`retrain_every`, `schedule_*`). `LOOP_FIELD_RULES` maps each LoopSettings field to its
 rule's name. Who else holds these bounds, and the tests that keep them equal:
@@ -84,7 +84,7 @@ def _whole(minimum, nullable=False):
 
 
 RULES: dict[str, Rule] = {
-    # a run's parameters (loop.params.PARAM_FIELDS)
+    # a run's parameters (PARAM_FIELDS)
     "batch_size": _whole(1),
     "per_problem_cap": _whole(1),
     "wrong_share": Rule("number", minimum=0, maximum=1),
@@ -136,6 +136,35 @@ LOOP_TRAIN_FIELDS = {
     "precision": "precision",
     "attn_implementation": "attn_implementation",
 }
+# The LoopSettings fields a user edits, in the order the settings form and the API show them
+# (active_learning.forms.LoopSettingsForm, serializers.LoopSettingsSerializer).
+LOOP_SETTINGS_FIELDS = (
+    "retrain_every",
+    "batch_size",
+    "per_problem_cap",
+    "wrong_share",
+    "wrong_allocation",
+    "truncated_policy",
+    "strategy",
+    "seed",
+    "training_mode",
+    "epochs",
+    *LOOP_TRAIN_FIELDS,
+    "backbone",
+    "keep_layers",
+    "score_chunk_size",
+    "schedule_enabled",
+    "schedule_minutes",
+)
+# Loop settings that are not run parameters (when and how often to retrain).
+_LOOP_ONLY_FIELDS = {"retrain_every", "schedule_enabled", "schedule_minutes"}
+# A run's parameters (loop.params.run_params): the loop settings that decide a run's outcome
+# other than the training options, which go into params["train"].
+PARAM_FIELDS = tuple(
+    name
+    for name in LOOP_SETTINGS_FIELDS
+    if name not in LOOP_TRAIN_FIELDS and name not in _LOOP_ONLY_FIELDS
+)
 # {LoopSettings field: its rule's name}
 LOOP_FIELD_RULES = {
     **{name: name for name in RULES if not name.startswith("train.")},

@@ -103,23 +103,56 @@ def keep_first_layers(model, count: int) -> None:
         model.config.layer_types = model.config.layer_types[:count]
 
 
-def tiny_model(tokenizer, *, hidden_size: int = 64, layers: int = 2, seed: int = 0):
-    """A small randomly initialised causal PRM (Llama architecture) for tests; downloads
-    nothing."""
-    from transformers import LlamaConfig, LlamaForTokenClassification
+def byte_tokenizer():
+    """A byte-level tokenizer with no merges, built in code (downloads nothing): 256 byte
+    tokens plus <pad> (0), <s> (1) and </s> (2). For the tiny models below, in tests and
+    benchmarks."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
 
-    torch.manual_seed(seed)
-    config = LlamaConfig(
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2}
+    for char in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab[char] = len(vocab)
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
+
+
+def tiny_llama_config(tokenizer, *, hidden_size: int, layers: int, max_positions: int, **extra):
+    """The config of a small Llama (4 heads, feed-forward twice `hidden_size` wide) over
+    `tokenizer`'s vocabulary and special tokens; `extra` goes to `LlamaConfig` as is. Shared by
+    the tiny PRM here and the generator's tiny causal LM (active_learning.generator.sampling)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=4,
-        max_position_embeddings=2048,
+        max_position_embeddings=max_positions,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
+        **extra,
+    )
+
+
+def tiny_model(tokenizer, *, hidden_size: int = 64, layers: int = 2, seed: int = 0):
+    """A small randomly initialised causal PRM (Llama architecture) for tests; downloads
+    nothing."""
+    from transformers import LlamaForTokenClassification
+
+    torch.manual_seed(seed)
+    config = tiny_llama_config(
+        tokenizer,
+        hidden_size=hidden_size,
+        layers=layers,
+        max_positions=2048,
         num_labels=NUM_CLASSES,
         **_label_maps(),
     )

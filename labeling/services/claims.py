@@ -8,9 +8,8 @@ from django.db import connection, transaction
 
 from labeling import hot_sql
 from labeling.models import GenerationItem, GoldLabel, Labeling, LabelingStatus, Solution
-from labeling.services.hints import task_hint_arm
 from labeling.services.leases import (
-    lease_until,
+    draft_build,
     lock_solution,
     lock_solution_blocking,
     new_draft,
@@ -131,19 +130,13 @@ def _insert_draft_if_free(user, project, generation_id, now, solution_id, score)
     """INSERT ... SELECT ... WHERE <slots taken> < overlap RETURNING id: the draft, or None
     when the solution's slots are all taken. The column list comes from the model, so a new
     field is written with its default as Model.save would."""
-    labeling = Labeling(
+    labeling = draft_build(
+        user=user,
         project=project,
         solution_id=solution_id,
-        labeler=user,
         generation_id=generation_id,
-        status=LabelingStatus.DRAFT,
-        steps=[],
-        total_time_ms=0,
-        verifier_score=score,
-        lease_expires_at=lease_until(project, now),
-        hint_arm=task_hint_arm(
-            project=project, user_id=user.pk, solution_id=solution_id, screening=False
-        ),
+        now=now,
+        score=score,
     )
     fields, sql = _insert_statement()
     values = [f.get_db_prep_save(f.pre_save(labeling, True), connection) for f in fields]

@@ -68,18 +68,21 @@ def slots_wanted(project: Project, generation_id: int | None, solution_id: int) 
     return project.overlap if wanted is None else wanted
 
 
-def new_draft(
+def draft_build(
     *,
     user: User,
     project: Project,
     solution_id: int,
-    generation_id: int,
+    generation_id: int | None,
     now: datetime,
     score: float | None = None,
     quality_control: bool = False,
     screening: bool = False,
 ) -> Labeling:
-    return Labeling.objects.create(
+    """An unsaved draft labeling of `solution_id` for `user`: no steps, no time, leased from
+    `now` (the project's lease), in its hint arm. new_draft saves it; claims.py inserts it only
+    while the solution has a free slot."""
+    return Labeling(
         project=project,
         solution_id=solution_id,
         labeler=user,
@@ -95,6 +98,13 @@ def new_draft(
             project=project, user_id=user.pk, solution_id=solution_id, screening=screening
         ),
     )
+
+
+def new_draft(**fields) -> Labeling:
+    """draft_build(**fields), saved (one INSERT). Keyword arguments: draft_build's."""
+    labeling = draft_build(**fields)
+    labeling.save(force_insert=True)
+    return labeling
 
 
 def lease_is_fresh(expires_at: datetime | None, minutes: int, now: datetime) -> bool:

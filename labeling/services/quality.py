@@ -17,10 +17,9 @@ from labeling.models import (
     Project,
     ScreeningStatus,
     Solution,
-    StepRating,
     User,
 )
-from labeling.prm800k import iter_ratings
+from labeling.services.step_ratings import step_ratings_write
 
 
 def gold_mark(*, labeling: Labeling, by: User | None = None) -> GoldLabel:
@@ -71,16 +70,7 @@ def gold_from_first_error(*, solution: Solution, first_error: int, labeler: User
             steps=steps,
             is_quality_control=True,
         )
-        StepRating.objects.bulk_create(
-            StepRating(
-                labeling=labeling,
-                step_index=row.step_index,
-                completion_index=row.completion_index,
-                rating=row.rating,
-                flagged=row.flagged,
-            )
-            for row in iter_ratings(steps)
-        )
+        step_ratings_write(labeling=labeling)
         return gold_mark(labeling=labeling, by=labeler)
 
 

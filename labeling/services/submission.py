@@ -28,6 +28,7 @@ from labeling.services.quality import (
     quality_control_check_pause,
     screening_status_update,
 )
+from labeling.services.step_ratings import step_ratings_write
 
 logger = logging.getLogger(__name__)
 SUBMIT_FIELDS = [
@@ -53,26 +54,6 @@ def _locked(labeling_id: int, labeler_id: int) -> Labeling:
     if labeling is None:
         raise NotFound(NO_SUCH_ASSIGNMENT)
     return labeling
-
-
-def _write_ratings(labeling: Labeling) -> None:
-    """Upsert the labeling's StepRating rows (one statement; a row already there, which a
-    draft never has, is updated in place rather than deleted and inserted again)."""
-    StepRating.objects.bulk_create(
-        (
-            StepRating(
-                labeling=labeling,
-                step_index=row.step_index,
-                completion_index=row.completion_index,
-                rating=row.rating,
-                flagged=row.flagged,
-            )
-            for row in iter_ratings(labeling.steps)
-        ),
-        update_conflicts=True,
-        unique_fields=["labeling", "step_index", "completion_index"],
-        update_fields=["rating", "flagged"],
-    )
 
 
 # The whole submit of a regular labeling as one PostgreSQL statement (data-modifying CTEs): the
@@ -163,7 +144,7 @@ def assignment_submit(
         labeling.submitted_at = now
         labeling.lease_expires_at = None
         labeling.save(update_fields=SUBMIT_FIELDS)
-        _write_ratings(labeling)
+        step_ratings_write(labeling=labeling)
         if labeling.is_quality_control or labeling.is_screening:
             labeling_score_against_gold(labeling)
             membership = Membership.objects.select_related("project", "user").get(

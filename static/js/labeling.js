@@ -232,6 +232,12 @@
         );
         el.querySelector('[data-role="flag"]').addEventListener("click", () => this.toggleFlag(i));
       });
+      this.bindCommon();
+    }
+
+    /* The controls both task pages have (phase1-events.js borrows this): submit, retry, the
+     * keys dialog and the two endings with their reason form. */
+    bindCommon() {
       this.$("submit").addEventListener("click", () => {
         const reason = this.finishReason();
         if (reason) this.submit(reason);

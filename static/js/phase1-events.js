@@ -9,10 +9,7 @@
 
   SL.phase1Events = {
     bind() {
-      this.$("submit").addEventListener("click", () => {
-        const reason = this.finishReason();
-        if (reason) this.submit(reason);
-      });
+      this.bindCommon(); // labeling.js: submit, retry, keys dialog, endings
       this.$("continue").addEventListener("click", () => this.continueWith(this.highlight));
       this.$("open-own").addEventListener("click", () => this.openOwn());
       this.$("own-cancel").addEventListener("click", () => this.closeOwn());
@@ -25,23 +22,6 @@
           return;
         }
         if (this.continueOwn(text)) this.$("own-text").value = "";
-      });
-      this.$("retry").addEventListener("click", () => this.retryNow());
-      this.$("show-keys").addEventListener("click", () => this.$("keys").showModal());
-      this.$("open-give_up").addEventListener("click", () => this.openEnding("give_up"));
-      this.$("open-bad_problem").addEventListener("click", () => this.openEnding("bad_problem"));
-      this.$("reason-cancel").addEventListener("click", () => this.closeEnding());
-      this.$("reason-form").addEventListener("submit", (event) => {
-        event.preventDefault();
-        const text = this.$("reason-form").querySelector("textarea").value.trim();
-        if (!text) {
-          const error = this.$("reason-error");
-          error.textContent = "Please give a short reason.";
-          error.hidden = false;
-          return;
-        }
-        this.prefetchNext();
-        this.submit(this.endingKind, text);
       });
     },
 

@@ -18,9 +18,9 @@
   const SL = window.StepLabeling;
   const POLL_MS = 2500;
   const ANSWER_MARKER = "# Answer\n\n";
-  // Borrowed from the phase-2 Task (labeling.js): endings, small helpers. The clock is
-  // task-time.js, the events and keys phase1-events.js.
-  const BORROWED = ["$", "openEnding", "showHint", "locked"];
+  // Borrowed from the phase-2 Task (labeling.js): the common controls, endings, small
+  // helpers. The clock is task-time.js, the events and keys phase1-events.js.
+  const BORROWED = ["$", "bindCommon", "openEnding", "showHint", "locked"];
   // Phase 1's own versions of what the saving mixin (task-save.js) also defines.
   const OWN = ["draftUrl", "marksJson", "takeMarks"];
 

@@ -45,13 +45,12 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    # bypass_csp: Playwright's wait_for_function evaluates its predicate with eval, which the
-    # Content-Security-Policy forbids; tests/browser/test_content_security_policy.py loads the
-    # pages with the policy enforced.
+def page_of_own_context(browser, live_server, *, bypass_csp: bool):
+    """Yield a page in a context of its own on the live server (10 s default timeout), then
+    close the context and fail the test if the page raised a JavaScript error. The body of the
+    `page` fixture and of test_content_security_policy.py's `enforced`."""
     context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1100, "height": 900}, bypass_csp=True
+        base_url=live_server.url, viewport={"width": 1100, "height": 900}, bypass_csp=bypass_csp
     )
     page = context.new_page()
     page.set_default_timeout(10000)
@@ -60,6 +59,14 @@ def page(browser, live_server):
     yield page
     close_and_drain(context)
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, live_server):
+    # bypass_csp: Playwright's wait_for_function evaluates its predicate with eval, which the
+    # Content-Security-Policy forbids; tests/browser/test_content_security_policy.py loads the
+    # pages with the policy enforced.
+    yield from page_of_own_context(browser, live_server, bypass_csp=True)
 
 
 def close_and_drain(context, timeout=30.0):

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from active_learning.models import Run, RunStatus
 from labeling.models import Labeling, Role
-from tests.browser.conftest import close_and_drain, log_in, step
+from tests.browser.conftest import log_in, page_of_own_context, step
 from tests.factories import UserFactory
 
 # Collects violations from the page itself (the console also says, but in prose).
@@ -26,14 +26,7 @@ document.addEventListener('securitypolicyviolation', (e) => {
 @pytest.fixture
 def enforced(browser, live_server):
     """A page with the policy enforced (the shared `page` fixture bypasses it; see conftest)."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10000)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    close_and_drain(context)
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from page_of_own_context(browser, live_server, bypass_csp=False)
 
 
 @pytest.fixture

@@ -105,15 +105,7 @@ def test_a_reload_while_signed_out_warns_or_keeps_the_unsent_ratings(page, task_
     warning is raised and nothing keeps the marks (no local copy): after logging in, the task
     shows one rating, the two made since are gone. Expected: a warning before the page goes
     away with unsaved marks, or the marks restored after the login."""
-    log_in(page)
-    start_task(page)
-    page.keyboard.press("3")
-    wait_saved(page)
-    url = page.url
-    page.context.clear_cookies()  # the session ends
-    page.keyboard.press("3")
-    page.keyboard.press("3")
-    expect(page.locator(STATUS)).to_contain_text("Signed out", timeout=LONG)
+    url = _rate_two_while_signed_out(page)
     warned = []
     page.on("dialog", lambda dialog: (warned.append(dialog.type), dialog.dismiss()))
     # a dismissed beforeunload keeps the page: the reload then never completes
@@ -218,6 +210,8 @@ def test_undo_after_a_stray_negative_on_an_earlier_step_restores_the_later_ratin
 
 
 def _rate_two_while_signed_out(page):
+    """Sign in, rate step 1 and wait for the save, end the session, rate two more steps and
+    wait for "Signed out"; returns the task's URL."""
     log_in(page)
     start_task(page)
     page.keyboard.press("3")

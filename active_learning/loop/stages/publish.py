@@ -72,13 +72,7 @@ def run_publish(run_id: int) -> Run | None:
             queued = _disagreements_queue(project, version, generation)
         now = timezone.now()
         stage_close(run, now)
-        run.stage_started_at = None
-        run.status = RunStatus.SUCCEEDED
-        run.stage = RunStage.DONE
-        run.percent = 100
-        run.progress_note = ""
-        run.eta_seconds = None
-        run.finished_at = now
+        run.mark_succeeded(now)
         run.heartbeat_at = now
         run.generation = generation
         requeued = f"; {len(queued)} solution(s) queued again by the disagreement rule"

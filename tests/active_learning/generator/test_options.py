@@ -45,44 +45,27 @@ def test_doubled_braces_are_literal():
     assert template_errors(DEFAULT_TEMPLATE) == []
 
 
+# One bad value for each field that has a check, in the order the errors are listed.
+BAD_OPTIONS = {
+    "samples_per_problem": 0,
+    "temperature": -1,
+    "top_p": 0,
+    "max_new_tokens": True,
+    "seed": -1,
+    "step_separator": "",
+    "device": "tpu",
+}
+
+
 def test_every_bad_field_is_listed():
     """All errors at once, each naming its field (catches a check that stops at the first)."""
     with pytest.raises(OptionsError) as caught:
-        options_from(
-            {
-                "samples_per_problem": 0,
-                "temperature": -1,
-                "top_p": 0,
-                "max_new_tokens": True,
-                "seed": -1,
-                "step_separator": "",
-                "device": "tpu",
-                "colour": "red",
-            }
-        )
+        options_from({**BAD_OPTIONS, "colour": "red"})
     assert caught.value.errors == ["colour: unknown generator option"]
     with pytest.raises(OptionsError) as caught:
-        options_from(
-            {
-                "samples_per_problem": 0,
-                "temperature": -1,
-                "top_p": 0,
-                "max_new_tokens": True,
-                "seed": -1,
-                "step_separator": "",
-                "device": "tpu",
-            }
-        )
+        options_from(BAD_OPTIONS)
     fields = [e.split(":")[0] for e in caught.value.errors]
-    assert fields == [
-        "samples_per_problem",
-        "temperature",
-        "top_p",
-        "max_new_tokens",
-        "seed",
-        "step_separator",
-        "device",
-    ]
+    assert fields == list(BAD_OPTIONS)
 
 
 def test_stop_accepts_one_text_or_a_list():

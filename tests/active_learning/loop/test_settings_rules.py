@@ -263,6 +263,20 @@ def test_the_model_choices_are_the_tables():
     assert tuple(Precision.values) == settings_rules.PRECISIONS
 
 
+def test_the_edited_fields_are_the_model_fields_the_table_rules():
+    """Would catch a LoopSettings field added to the model but not to the one field list
+    (LOOP_SETTINGS_FIELDS, which the form, the API and run_params read), or listed there
+    without a rule, so that it is edited or recorded unchecked."""
+    model_fields = {
+        field.name
+        for field in LoopSettings._meta.concrete_fields
+        if field.editable and not field.primary_key and field.name != "project"
+    }
+    assert set(settings_rules.LOOP_SETTINGS_FIELDS) == model_fields
+    assert set(settings_rules.LOOP_SETTINGS_FIELDS) == set(LOOP_FIELD_RULES)
+    assert len(settings_rules.LOOP_SETTINGS_FIELDS) == len(set(settings_rules.LOOP_SETTINGS_FIELDS))
+
+
 def _constraint_bounds() -> dict[str, dict]:
     """{field: {lookup: value}} from LoopSettings' CheckConstraints (leaves of their Q)."""
     found: dict[str, dict] = {}

@@ -1,27 +1,16 @@
-"""Fixtures of the PRM services' tests: a tiny backbone built in code, a models folder of
-the test's own, a project with labelings."""
+"""Fixtures of the PRM services' tests: a models folder of the test's own and a project with
+labelings (the tiny backbone, `tiny_backbone`, is tests/active_learning/conftest.py's)."""
 
 import pytest
 
-from active_learning.prm.model import tiny_model
-from active_learning.services import scoring
-from tests.active_learning.prm.conftest import byte_tokenizer, synthetic_examples
+from tests.active_learning.prm.conftest import synthetic_examples
 from tests.factories import LabelingFactory, ProjectFactory, SolutionFactory
 
 
-@pytest.fixture
-def backbone(tmp_path) -> str:
-    tokenizer = byte_tokenizer()
-    folder = tmp_path / "tiny-backbone"
-    tiny_model(tokenizer).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
-
-
 @pytest.fixture(autouse=True)
-def models_dir(settings, tmp_path):
-    settings.MODELS_DIR = tmp_path / "models"
-    scoring._loaded.clear()
+def models_dir(loop_models_dir):
+    """Every test here saves and loads models in a folder of its own."""
+    return loop_models_dir
 
 
 def labeled_project(count=60):

@@ -14,14 +14,14 @@ from tests.active_learning.services.conftest import labeled_project
 pytestmark = pytest.mark.django_db
 
 
-def test_commands_train_score_evaluate(backbone, tmp_path, capsys):
+def test_commands_train_score_evaluate(tiny_backbone, tmp_path, capsys):
     project = labeled_project(40)
     call_command(
         "train_prm",
         "--project",
         project.name,
         "--backbone",
-        backbone,
+        tiny_backbone,
         "--epochs",
         "1",
         "--mode",

@@ -11,10 +11,12 @@ from tests.factories import SolutionFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_truncated_solutions_are_marked(backbone, tmp_path):
+def test_truncated_solutions_are_marked(tiny_backbone, tmp_path):
     project = labeled_project(20)
     version = training.model_train(
-        project=project, backbone=backbone, config=TrainConfig(mode="head", epochs=1, max_length=64)
+        project=project,
+        backbone=tiny_backbone,
+        config=TrainConfig(mode="head", epochs=1, max_length=64),
     )
     solution = SolutionFactory(problem__project=project, steps=["x" * 30] * 5)
     scoring.solutions_score(version=version, solution_ids=[solution.pk])

@@ -18,10 +18,10 @@ from tests.factories import ProjectFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_train_publishes_a_current_version_and_scores_are_stored(backbone):
+def test_train_publishes_a_current_version_and_scores_are_stored(tiny_backbone):
     project = labeled_project()
     config = TrainConfig(mode="full", epochs=2, batch_size=8, learning_rate=3e-3)
-    first = training.model_train(project=project, backbone=backbone, config=config)
+    first = training.model_train(project=project, backbone=tiny_backbone, config=config)
     assert first.status == ModelStatus.READY and first.is_current
     assert Path(first.checkpoint, "model.safetensors").exists()
     assert Path(first.checkpoint, "prm_metadata.json").exists()
@@ -32,7 +32,7 @@ def test_train_publishes_a_current_version_and_scores_are_stored(backbone):
     assert first.metrics["validation_examples"] > 0
     assert first.metrics["dtypes"]["master_weights"] == "float32"
     assert first.metrics["throughput"]["tokens_per_second"] > 0
-    second = training.model_train(project=project, backbone=backbone, config=config)
+    second = training.model_train(project=project, backbone=tiny_backbone, config=config)
     first.refresh_from_db()
     assert second.is_current and not first.is_current and second.parent == first
     ids = list(Solution.objects.filter(project=project).values_list("pk", flat=True))
@@ -43,17 +43,17 @@ def test_train_publishes_a_current_version_and_scores_are_stored(backbone):
     assert not Solution.objects.filter(project=project, prm_score=None).exists()
 
 
-def test_a_failed_run_never_replaces_the_current_model(backbone, monkeypatch):
+def test_a_failed_run_never_replaces_the_current_model(tiny_backbone, monkeypatch):
     project = labeled_project(30)
     config = TrainConfig(mode="head", epochs=1, batch_size=8)
-    good = training.model_train(project=project, backbone=backbone, config=config)
+    good = training.model_train(project=project, backbone=tiny_backbone, config=config)
 
     def explode(*args, **kwargs):
         raise RuntimeError("worker killed mid-training")
 
     monkeypatch.setattr("active_learning.prm.training.train", explode)
     with pytest.raises(RuntimeError):
-        training.model_train(project=project, backbone=backbone, config=config)
+        training.model_train(project=project, backbone=tiny_backbone, config=config)
     failed = ModelVersion.objects.exclude(pk=good.pk).get()
     assert failed.status == ModelStatus.FAILED and "worker killed" in failed.log
     good.refresh_from_db()
@@ -74,9 +74,9 @@ def test_a_backbone_that_cannot_be_loaded_is_named_at_once(tmp_path):
             del os.environ["HF_HUB_OFFLINE"]
 
 
-def test_an_empty_training_set_is_a_clear_error(backbone):
+def test_an_empty_training_set_is_a_clear_error(tiny_backbone):
     with pytest.raises(ApplicationError, match="no usable labels"):
-        training.model_train(project=ProjectFactory(), backbone=backbone)
+        training.model_train(project=ProjectFactory(), backbone=tiny_backbone)
     assert not ModelVersion.objects.exists()
 
 

@@ -1,29 +1,17 @@
-"""Fixtures of the simulation's tests: a tiny backbone built in code, a models folder of the
-test's own, ProcessBench-like records and a data file of them."""
+"""Fixtures of the simulation's tests: a models folder of the test's own, ProcessBench-like
+records and a data file of them (the tiny backbone, `tiny_backbone`, is
+tests/active_learning/conftest.py's)."""
 
 import json
 import random
 
 import pytest
 
-from active_learning.prm.model import tiny_model
-from active_learning.services import scoring
-from tests.active_learning.prm.conftest import byte_tokenizer
-
-
-@pytest.fixture
-def backbone(tmp_path) -> str:
-    tokenizer = byte_tokenizer()
-    folder = tmp_path / "tiny-backbone"
-    tiny_model(tokenizer).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
-
 
 @pytest.fixture(autouse=True)
-def models_dir(settings, tmp_path):
-    settings.MODELS_DIR = tmp_path / "models"
-    scoring._loaded.clear()
+def models_dir(loop_models_dir):
+    """Every test here saves and loads models in a folder of its own."""
+    return loop_models_dir
 
 
 def processbench_records(problems: int, seed: int = 0) -> list[dict]:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_simulation_labels_through_the_api_and_writes_the_report(
-    backbone, data_file, tmp_path, monkeypatch
+    tiny_backbone, data_file, tmp_path, monkeypatch
 ):
     calls = {"next": 0, "draft": 0, "submit": 0}
     for name, view in (
@@ -51,7 +51,7 @@ def test_simulation_labels_through_the_api_and_writes_the_report(
         "--seed",
         "7",
         f"--data={data_file}",
-        f"--backbone={backbone}",
+        f"--backbone={tiny_backbone}",
         "--keep-layers=1",
         "--epochs=2",
         "--annotators=2",
@@ -153,7 +153,7 @@ def test_simulation_labels_through_the_api_and_writes_the_report(
         call_command("simulate_active_learning", "--smoke", f"--report-only={data_file}")
 
 
-def test_bad_data_is_refused_naming_the_record_and_creates_nothing(tmp_path, backbone):
+def test_bad_data_is_refused_naming_the_record_and_creates_nothing(tmp_path, tiny_backbone):
     records = processbench_records(4)
     records[2]["label"] = len(records[2]["steps"])
     path = tmp_path / "bad.json"
@@ -163,7 +163,7 @@ def test_bad_data_is_refused_naming_the_record_and_creates_nothing(tmp_path, bac
             "simulate_active_learning",
             "--smoke",
             f"--data={path}",
-            f"--backbone={backbone}",
+            f"--backbone={tiny_backbone}",
             f"--work-dir={tmp_path}",
             f"--output={tmp_path / 'out'}",
         )
