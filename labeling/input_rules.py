@@ -13,6 +13,9 @@ the same request differently. The ranges below are PostgreSQL's, the narrower on
 - `KnownFieldsSerializer` refuses a field the serializer does not declare (DRF drops it
   silently, so a misspelt option would run with its default); the rule itself, shared with the
   annotator API's fast path and its step objects, is labeling/known_fields.py.
+- `JsonIntegerField`, `JsonNumberField` and `JsonBooleanField` take only the JSON type they
+  name (no "2", 2.0 or true for an integer; no "true", 1 or "yes" for a boolean): one rule
+  for every write API's integers, shares and booleans, labeling's and the loop's.
 - A test walks every serializer, form and filter of the project and fails on an integer input
   without both bounds (tests/labeling/api/test_input_bounds.py).
 """
@@ -170,6 +173,8 @@ def _json_kind(value) -> str:
         return "a string"
     if isinstance(value, float):
         return "a number with a fraction or exponent"
+    if isinstance(value, int):
+        return "an integer"
     if value is None:
         return "null"
     return "a list" if isinstance(value, list) else "an object"
@@ -201,3 +206,17 @@ class JsonNumberField(serializers.FloatField):
         if not math.isfinite(data):
             self.fail("strict", kind=f"{data!r}, which is not finite")
         return super().to_internal_value(data)
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """A boolean field that takes only JSON true or false: not a string ("true", "yes"), a
+    number (1, 0) or null (unless `allow_null`), which DRF's BooleanField turns into a
+    boolean; each is a 400 naming the field and saying what was expected. The same rule as
+    `labeling.rating_rules` applies to a step's `flagged` (`type(value) is bool`)."""
+
+    default_error_messages = {"strict": "Expected a JSON boolean (true or false), got {kind}."}
+
+    def to_internal_value(self, data):
+        if type(data) is not bool:
+            self.fail("strict", kind=_json_kind(data))
+        return data
