@@ -96,3 +96,20 @@ def test_a_phase1_positions_booleans_take_only_true_or_false(phase1_task, positi
     assert response.status_code == 400, response.content
     assert response.json()["detail"].startswith(f"steps[0].{field}: ")
     assert annotator.snapshot() == before
+
+
+@pytest.mark.parametrize("field", ["is_quality_control", "is_screening"])
+@pytest.mark.parametrize("value", ["false", 0, "no", None], ids=repr)
+def test_an_export_jobs_boolean_filter_takes_only_true_or_false(field, value):
+    """Catches an export filter read from "no" or 0 (DRF's BooleanField coerces them): a job
+    queued that exports other labelings than the client asked for. Nothing is queued."""
+    from labeling.models import ExportJob
+
+    from .research_helpers import client_for, researcher
+
+    project = ProjectFactory()
+    body = {"project": project.pk, "format": "prm800k", "filters": {field: value}}
+    response = client_for(researcher(project)).post("/api/exports/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["filters"] and field in response.json()["filters"]
+    assert not ExportJob.objects.exists()
