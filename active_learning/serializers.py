@@ -22,6 +22,9 @@ from active_learning.models import (
 from labeling.input_rules import (
     INT32,
     ColumnBoundsModelSerializer,
+    JsonBooleanField,
+    JsonIntegerField,
+    JsonNumberField,
     KnownFieldsSerializer,
     column_bounds,
     text_policy,
@@ -88,36 +91,36 @@ class TrainOverridesSerializer(KnownFieldsSerializer):
     a 400 naming it (`fsdp` too: the loop trains on one worker process). Bounds from the rule
     table (loop.settings_rules); run_params checks the rest of its rules."""
 
-    learning_rate = serializers.FloatField(required=False, min_value=0)
-    head_learning_rate = serializers.FloatField(required=False, min_value=0)
-    batch_size = serializers.IntegerField(
+    learning_rate = JsonNumberField(required=False, min_value=0)
+    head_learning_rate = JsonNumberField(required=False, min_value=0)
+    batch_size = JsonIntegerField(
         required=False, **{"max_value": INT32[1], **field_bounds("train.batch_size")}
     )
-    token_budget = serializers.IntegerField(
+    token_budget = JsonIntegerField(
         required=False,
         allow_null=True,
         **{"max_value": INT32[1], **field_bounds("train.token_budget")},
     )
-    max_length = serializers.IntegerField(
+    max_length = JsonIntegerField(
         required=False, **{"max_value": INT32[1], **field_bounds("train.max_length")}
     )
-    patience = serializers.IntegerField(
+    patience = JsonIntegerField(
         required=False, **{"max_value": INT32[1], **field_bounds("train.patience")}
     )
-    grad_accumulation = serializers.IntegerField(
+    grad_accumulation = JsonIntegerField(
         required=False, **{"max_value": INT32[1], **field_bounds("train.grad_accumulation")}
     )
-    lora_rank = serializers.IntegerField(
+    lora_rank = JsonIntegerField(
         required=False, **{"max_value": INT32[1], **field_bounds("train.lora_rank")}
     )
-    lora_alpha = serializers.IntegerField(required=False, min_value=1, max_value=INT32[1])
-    gradient_checkpointing = serializers.BooleanField(required=False)
-    packing = serializers.BooleanField(required=False)
+    lora_alpha = JsonIntegerField(required=False, min_value=1, max_value=INT32[1])
+    gradient_checkpointing = JsonBooleanField(required=False)
+    packing = JsonBooleanField(required=False)
     precision = serializers.ChoiceField(choices=Precision.choices, required=False)
     attn_implementation = serializers.CharField(required=False, max_length=32)
-    warmup_ratio = serializers.FloatField(required=False, **field_bounds("train.warmup_ratio"))
-    weight_decay = serializers.FloatField(required=False, **field_bounds("train.weight_decay"))
-    evals_per_epoch = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    warmup_ratio = JsonNumberField(required=False, **field_bounds("train.warmup_ratio"))
+    weight_decay = JsonNumberField(required=False, **field_bounds("train.weight_decay"))
+    evals_per_epoch = JsonIntegerField(required=False, min_value=1, max_value=1000)
 
 
 class GeneratorOptionsSerializer(KnownFieldsSerializer):
@@ -133,16 +136,16 @@ class GeneratorOptionsSerializer(KnownFieldsSerializer):
         help_text='Hugging Face id, local folder, or "smollm2" (the shipped demo backbone); '
         "empty: the GENERATOR_MODEL setting",
     )
-    samples_per_problem = serializers.IntegerField(
+    samples_per_problem = JsonIntegerField(
         required=False, min_value=1, max_value=MAX_SAMPLES_PER_PROBLEM
     )
-    temperature = serializers.FloatField(
+    temperature = JsonNumberField(
         required=False, min_value=0, max_value=10, help_text="0: greedy decoding"
     )
-    top_p = serializers.FloatField(required=False, min_value=0, max_value=1)
-    max_new_tokens = serializers.IntegerField(required=False, min_value=1, max_value=MAX_NEW_TOKENS)
-    seed = serializers.IntegerField(required=False, min_value=0, max_value=INT32[1])
-    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=4096)
+    top_p = JsonNumberField(required=False, min_value=0, max_value=1)
+    max_new_tokens = JsonIntegerField(required=False, min_value=1, max_value=MAX_NEW_TOKENS)
+    seed = JsonIntegerField(required=False, min_value=0, max_value=INT32[1])
+    batch_size = JsonIntegerField(required=False, min_value=1, max_value=4096)
     prompt_template = serializers.CharField(
         required=False,
         max_length=20_000,
@@ -158,11 +161,11 @@ class GeneratorOptionsSerializer(KnownFieldsSerializer):
         required=False,
         max_length=20,
     )
-    only_needed = serializers.BooleanField(
+    only_needed = JsonBooleanField(
         required=False,
         help_text="only problems with fewer than samples_per_problem unlabeled candidates",
     )
-    use_chat_template = serializers.BooleanField(required=False)
+    use_chat_template = JsonBooleanField(required=False)
     device = serializers.CharField(required=False, allow_blank=True, max_length=20)
 
 
@@ -170,7 +173,7 @@ class GenerateSerializer(GeneratorOptionsSerializer):
     """A generator run: the options, and optionally which problems (default: the project's)."""
 
     problem_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=INT32[1]),
+        child=JsonIntegerField(min_value=1, max_value=INT32[1]),
         required=False,
         max_length=100_000,
     )
@@ -186,24 +189,24 @@ class RunTriggerSerializer(KnownFieldsSerializer):
     """Optional overrides of the project's loop settings for this run only; an unknown field
     is a 400 naming it, and no run is made."""
 
-    batch_size = serializers.IntegerField(required=False, **_run_bounds("batch_size"))
-    per_problem_cap = serializers.IntegerField(required=False, **_run_bounds("per_problem_cap"))
-    wrong_share = serializers.FloatField(required=False, **field_bounds("wrong_share"))
+    batch_size = JsonIntegerField(required=False, **_run_bounds("batch_size"))
+    per_problem_cap = JsonIntegerField(required=False, **_run_bounds("per_problem_cap"))
+    wrong_share = JsonNumberField(required=False, **field_bounds("wrong_share"))
     wrong_allocation = serializers.ChoiceField(choices=WrongAllocation.choices, required=False)
     truncated_policy = serializers.ChoiceField(choices=TruncatedPolicy.choices, required=False)
     strategy = serializers.ChoiceField(choices=Strategy.choices, required=False)
-    seed = serializers.IntegerField(required=False, **column_bounds(LoopSettings, "seed"))
+    seed = JsonIntegerField(required=False, **column_bounds(LoopSettings, "seed"))
     training_mode = serializers.ChoiceField(choices=TrainingMode.choices, required=False)
-    epochs = serializers.IntegerField(required=False, **_run_bounds("epochs"))
+    epochs = JsonIntegerField(required=False, **_run_bounds("epochs"))
     backbone = serializers.CharField(
         required=False, allow_blank=True, max_length=500, validators=[text_policy]
     )
-    keep_layers = serializers.IntegerField(
+    keep_layers = JsonIntegerField(
         required=False,
         allow_null=True,
         **_run_bounds("keep_layers"),
     )
-    score_chunk_size = serializers.IntegerField(required=False, **_run_bounds("score_chunk_size"))
+    score_chunk_size = JsonIntegerField(required=False, **_run_bounds("score_chunk_size"))
     train = TrainOverridesSerializer(required=False)
     generate = GeneratorOptionsSerializer(
         required=False,
@@ -237,8 +240,8 @@ class LoopSettingsSerializer(KnownFieldsSerializer, ColumnBoundsModelSerializer)
         return attrs
 
 
-class GradeSerializer(serializers.Serializer):
-    regrade = serializers.BooleanField(default=False)
+class GradeSerializer(KnownFieldsSerializer):
+    regrade = JsonBooleanField(default=False)
 
 
 class QueuedSerializer(serializers.Serializer):

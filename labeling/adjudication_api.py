@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from labeling import review_selectors
 from labeling.api_serializers import ERROR, DisagreementQueueSerializer, SideBySideSerializer
-from labeling.input_rules import INT32, JsonIntegerField, text_policy
+from labeling.input_rules import INT32, JsonIntegerField, KnownFieldsSerializer, text_policy
 from labeling.models import Solution
 from labeling.permissions import IsLead, IsLeadOrResearcher, lead_project, research_project
 from labeling.services.adjudication import adjudication_record
@@ -19,7 +19,8 @@ class SolutionAdjudicationApi(APIView):
     permission_classes = [IsLead]
 
     @extend_schema_serializer(component_name="AdjudicationInput")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(KnownFieldsSerializer):
+        # an unknown field (`first_eror`, `notes`) is a 400 naming it, and nothing is recorded
         first_error = JsonIntegerField(
             min_value=-1, max_value=32_767, help_text="0-based step of the first error; -1: none"
         )
@@ -41,7 +42,10 @@ class SolutionAdjudicationApi(APIView):
         summary="Record the adjudicated first error (leads)",
         description="Replaces any earlier ruling; the labelings are not changed. Training "
         "uses the ruling instead of the solution's labelings; the PRM800K export carries it "
-        "in the `adjudication` extension field.",
+        "in the `adjudication` extension field. A disagreement-queue item of the solution "
+        "still waiting for its one more labeling is closed (never served again; its outcome "
+        "is `adjudicated`). Integers are JSON integers only; a field other than "
+        "`first_error` and `note` is a 400 naming it, and nothing is recorded.",
         request=InputSerializer,
         responses={200: SideBySideSerializer, 400: ERROR},
     )

@@ -29,6 +29,7 @@ from labeling.errors import NotFound
 from labeling.input_rules import (
     ID,
     INT32,
+    JsonBooleanField,
     JsonIntegerField,
     JsonNumberField,
     KnownFieldsSerializer,
@@ -304,12 +305,12 @@ class ProjectDetailApi(APIView):
         qc_pause_min_questions = JsonIntegerField(
             required=False, **{**column_bounds(Project, "qc_pause_min_questions"), "min_value": 1}
         )
-        phase1_mode = serializers.BooleanField(required=False)
+        phase1_mode = JsonBooleanField(required=False)
         phase1_alternatives = JsonIntegerField(
             required=False, min_value=1, max_value=MAX_PHASE1_ALTERNATIVES
         )
         # model-assisted labeling (docs/model-assisted.md)
-        hints_enabled = serializers.BooleanField(required=False)
+        hints_enabled = JsonBooleanField(required=False)
         hints_unhinted_share = JsonNumberField(min_value=0, max_value=1, required=False)
         disagreement_budget = JsonIntegerField(min_value=0, max_value=10_000, required=False)
         disagreement_k = JsonIntegerField(min_value=0, max_value=10_000, required=False)

@@ -13,11 +13,13 @@ the same request differently. The ranges below are PostgreSQL's, the narrower on
 - `KnownFieldsSerializer` refuses a field the serializer does not declare (DRF drops it
   silently, so a misspelt option would run with its default); the rule itself, shared with the
   annotator API's fast path and its step objects, is labeling/known_fields.py.
+- `JsonIntegerField`, `JsonNumberField` and `JsonBooleanField` take only the JSON type they
+  name (no "2", 2.0 or true for an integer; no "true", 1 or "yes" for a boolean): one rule
+  for every write API's integers, shares and booleans, labeling's and the loop's
+  (labeling/json_types.py, which the loop's rule table uses too).
 - A test walks every serializer, form and filter of the project and fails on an integer input
   without both bounds (tests/labeling/api/test_input_bounds.py).
 """
-
-import math
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -26,6 +28,7 @@ from django.db import models
 from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
+from labeling.json_types import is_json_bool, is_json_integer, is_json_number, json_kind
 from labeling.known_fields import unknown_fields
 from labeling.text_policy import text_problem
 
@@ -116,9 +119,71 @@ class KnownFieldsSerializer(serializers.Serializer):
         return cached
 
 
+class JsonIntegerField(serializers.IntegerField):
+    """An integer field that takes only a JSON integer: not a string ("2"), a float (2.0) or a
+    boolean (true, which Python counts as 1); each is a 400 naming the field and saying what
+    was expected. Bounds as `IntegerField` (`min_value`, `max_value`)."""
+
+    default_error_messages = {"strict": "Expected a JSON integer, got {kind}."}
+
+    def to_internal_value(self, data):
+        if not is_json_integer(data):
+            self.fail("strict", kind=json_kind(data))
+        return super().to_internal_value(data)
+
+
+class JsonNumberField(serializers.FloatField):
+    """A number field (a share, a probability) that takes only a finite JSON number: not a
+    string, a boolean, NaN or an infinity; each is a 400 naming the field and saying what was
+    expected. Bounds as `FloatField` (`min_value`, `max_value`)."""
+
+    default_error_messages = {"strict": "Expected a finite JSON number, got {kind}."}
+
+    def to_internal_value(self, data):
+        if not is_json_number(data):
+            if type(data) in (int, float):
+                self.fail("strict", kind=f"{data!r}, which is not finite")
+            self.fail("strict", kind=json_kind(data))
+        return super().to_internal_value(data)
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """A boolean field that takes only JSON true or false: not a string ("true", "yes"), a
+    number (1, 0) or null (unless `allow_null`), which DRF's BooleanField turns into a
+    boolean; each is a 400 naming the field and saying what was expected. The same rule as
+    `labeling.rating_rules` applies to a step's `flagged` (labeling/json_types.py)."""
+
+    default_error_messages = {"strict": "Expected a JSON boolean (true or false), got {kind}."}
+
+    def to_internal_value(self, data):
+        if not is_json_bool(data):
+            self.fail("strict", kind=json_kind(data))
+        return data
+
+
+def _strict_json(field_class: type) -> type:
+    """The strict JSON field standing in for DRF's `field_class` (its integer, float and
+    boolean fields); any other unchanged."""
+    for loose, strict in (
+        (serializers.BooleanField, JsonBooleanField),
+        (serializers.IntegerField, JsonIntegerField),
+        (serializers.FloatField, JsonNumberField),
+    ):
+        if issubclass(field_class, loose):
+            return strict
+    return field_class
+
+
 class ColumnBoundsModelSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose integer fields keep to their column's range and whose text
-    fields keep to the text policy, on every database."""
+    fields keep to the text policy, on every database, and whose integer, float and boolean
+    model fields take only the JSON type (JsonIntegerField, JsonNumberField,
+    JsonBooleanField)."""
+
+    serializer_field_mapping = {
+        model_field: _strict_json(field_class)
+        for model_field, field_class in serializers.ModelSerializer.serializer_field_mapping.items()
+    }
 
     def build_standard_field(self, field_name, model_field):
         field_class, kwargs = super().build_standard_field(field_name, model_field)
@@ -160,44 +225,3 @@ class ColumnBoundsModelForm(forms.ModelForm):
                 field.widget.attrs.update(min=field.min_value, max=field.max_value)
             elif isinstance(field, forms.CharField):
                 field.validators.append(text_policy)
-
-
-def _json_kind(value) -> str:
-    """What a decoded JSON value is, in the words of an error message."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, float):
-        return "a number with a fraction or exponent"
-    if value is None:
-        return "null"
-    return "a list" if isinstance(value, list) else "an object"
-
-
-class JsonIntegerField(serializers.IntegerField):
-    """An integer field that takes only a JSON integer: not a string ("2"), a float (2.0) or a
-    boolean (true, which Python counts as 1); each is a 400 naming the field and saying what
-    was expected. Bounds as `IntegerField` (`min_value`, `max_value`)."""
-
-    default_error_messages = {"strict": "Expected a JSON integer, got {kind}."}
-
-    def to_internal_value(self, data):
-        if type(data) is not int:
-            self.fail("strict", kind=_json_kind(data))
-        return super().to_internal_value(data)
-
-
-class JsonNumberField(serializers.FloatField):
-    """A number field (a share, a probability) that takes only a finite JSON number: not a
-    string, a boolean, NaN or an infinity; each is a 400 naming the field and saying what was
-    expected. Bounds as `FloatField` (`min_value`, `max_value`)."""
-
-    default_error_messages = {"strict": "Expected a finite JSON number, got {kind}."}
-
-    def to_internal_value(self, data):
-        if type(data) not in (int, float):
-            self.fail("strict", kind=_json_kind(data))
-        if not math.isfinite(data):
-            self.fail("strict", kind=f"{data!r}, which is not finite")
-        return super().to_internal_value(data)

@@ -11,6 +11,7 @@ from labeling.input_rules import (
     INT32,
     INT64,
     ColumnBoundsModelSerializer,
+    JsonBooleanField,
     KnownFieldsSerializer,
     text_policy,
 )
@@ -175,8 +176,9 @@ class ExportFiltersSerializer(KnownFieldsSerializer):
     finish_reason = serializers.ListField(
         child=serializers.ChoiceField(choices=FinishReason.choices), required=False, max_length=4
     )
-    is_quality_control = serializers.BooleanField(required=False)
-    is_screening = serializers.BooleanField(required=False)
+    # JSON true/false only: "false" or 0 must not export the quality-control labelings
+    is_quality_control = JsonBooleanField(required=False)
+    is_screening = JsonBooleanField(required=False)
     neutral = serializers.ChoiceField(
         choices=[(n.value, n.value) for n in NeutralAs],
         required=False,

@@ -13,8 +13,9 @@ rule's name. Who else holds these bounds, and the tests that keep them equal:
 - the choices of `models.Strategy` etc.: same test file.
 """
 
-import math
 from dataclasses import dataclass
+
+from labeling.json_types import is_json_bool, is_json_integer, is_json_number
 
 STRATEGIES = ("convincing_wrong", "uniform")
 WRONG_ALLOCATIONS = ("batch", "per_problem")
@@ -26,10 +27,11 @@ DEFAULT_MAX_LENGTH = 1536  # TrainConfig.max_length, the budget rule's default
 
 @dataclass(frozen=True)
 class Rule:
-    """One field's rule. kind: "whole" (an int, not a bool), "number" (a finite int or float,
-    not a bool), "bool", "choice" or "text". minimum/maximum: inclusive bounds, or None;
-    above: the minimum is exclusive (`learning_rate` > 0). nullable: None (empty) is allowed
-    and means the default."""
+    """One field's rule. kind: "whole" (a JSON integer: an int, not a bool or 3.0), "number"
+    (a finite JSON number: an int or float, not a bool), "bool" (true or false exactly),
+    "choice" or "text". minimum/maximum: inclusive bounds, or None; above: the minimum is
+    exclusive (`learning_rate` > 0). nullable: None (empty) is allowed and means the
+    default."""
 
     kind: str
     minimum: float | None = None
@@ -43,18 +45,16 @@ class Rule:
         if value is None:
             return None if self.nullable else "must not be empty"
         if self.kind == "bool":
-            return None if isinstance(value, bool) else "must be true or false"
+            return None if is_json_bool(value) else "must be true or false"
         if self.kind == "choice":
             ok = isinstance(value, str) and value in self.choices
             return None if ok else f"must be one of {', '.join(self.choices)}"
         if self.kind == "text":
             return None if isinstance(value, str) else "must be a name"
-        number = not isinstance(value, bool) and isinstance(value, int | float)
-        if number and isinstance(value, float) and not math.isfinite(value):
-            number = False
+        # the JSON types of labeling/json_types.py: a count is an int (not 3.0, which would
+        # reach TrainConfig as a float, nor true); a number is finite and not a bool
         whole = self.kind == "whole"
-        if whole and number and isinstance(value, float):
-            number = value.is_integer()  # 3.0 is 3; 2.5 is not a count
+        number = is_json_integer(value) if whole else is_json_number(value)
         in_range = number and (
             (
                 self.minimum is None

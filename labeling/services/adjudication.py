@@ -5,7 +5,15 @@ never changed); training uses it instead of them and the PRM800K export carries 
 from django.db import transaction
 
 from labeling.errors import ApplicationError
-from labeling.models import Adjudication, Labeling, LabelingStatus, Solution, User
+from labeling.models import (
+    Adjudication,
+    DisagreementItem,
+    GenerationItem,
+    Labeling,
+    LabelingStatus,
+    Solution,
+    User,
+)
 from labeling.project_stats import stats_mark_changed
 
 
@@ -15,7 +23,12 @@ def adjudication_record(
     """Record (or replace) the adjudicated first error of `solution`: a 0-based step index,
     or -1 for "no error". ApplicationError naming the field when `first_error` is not -1 or
     a step of the solution, or the solution has no submitted labeling to adjudicate; nothing
-    changes then."""
+    changes then.
+
+    The ruling settles the solution, so its disagreement-queue items still open (waiting for
+    their one more labeling) are closed in the same transaction: the next-task rule serves
+    only open items, and `generation_items_recount` keeps them closed. A draft already
+    handed out is left to finish (its submit is counted as any other)."""
     if isinstance(first_error, bool) or not isinstance(first_error, int):
         raise ApplicationError("first_error: must be a whole number (-1: no error)")
     if not -1 <= first_error < len(solution.steps):
@@ -34,5 +47,9 @@ def adjudication_record(
                 "note": note,
             },
         )
+        queued = DisagreementItem.objects.filter(solution=solution).values("generation_id")
+        GenerationItem.objects.filter(
+            solution=solution, generation_id__in=queued, wanted__isnull=False, is_open=True
+        ).update(is_open=False)
     transaction.on_commit(lambda: stats_mark_changed(solution.project_id))
     return adjudication

@@ -1,11 +1,11 @@
 """Projects, their settings and members, managed by leads."""
 
-import math
 import secrets
 
 from django.db import IntegrityError, transaction
 
 from labeling.errors import ApplicationError
+from labeling.json_types import is_json_bool, is_json_integer, is_json_number
 from labeling.models import Membership, Project, Role, User
 from labeling.services.quality import generation_items_recount
 
@@ -29,16 +29,6 @@ EDITABLE = (
 MAX_PHASE1_ALTERNATIVES = 16  # proposals at one step (PRM800K showed up to 7); the model's bound
 
 
-def _whole(value) -> bool:
-    """An int and not a bool (True counts as 1 in Python): what an integer setting takes."""
-    return type(value) is int
-
-
-def _number(value) -> bool:
-    """A finite int or float, not a bool (nor NaN or an infinity): what a share takes."""
-    return type(value) in (int, float) and math.isfinite(value)
-
-
 def project_update(*, project: Project, **changes) -> Project:
     """Change settings; a new overlap reopens or closes queue items at once."""
     unknown = set(changes) - set(EDITABLE)
@@ -46,30 +36,30 @@ def project_update(*, project: Project, **changes) -> Project:
         raise ApplicationError(f"Not a project setting: {', '.join(sorted(unknown))}")
     problems = []
     overlap = changes.get("overlap", 1)
-    if not (_whole(overlap) and overlap >= 1):
+    if not (is_json_integer(overlap) and overlap >= 1):
         problems.append("overlap: must be a whole number of at least 1")
     if "lease_minutes" in changes and not (
-        _whole(changes["lease_minutes"]) and 1 <= changes["lease_minutes"] <= 24 * 60
+        is_json_integer(changes["lease_minutes"]) and 1 <= changes["lease_minutes"] <= 24 * 60
     ):
         problems.append("lease_minutes: must be between 1 and 1440")
     for share in ("qc_rate", "screening_pass_mark", "qc_pause_threshold", "hints_unhinted_share"):
         value = changes.get(share)
         if share in changes and value is None and share == "qc_pause_threshold":
             continue
-        if share in changes and not (_number(value) and 0 <= value <= 1):
+        if share in changes and not (is_json_number(value) and 0 <= value <= 1):
             problems.append(f"{share}: must be a share between 0 and 1")
     for flag in ("phase1_mode", "hints_enabled"):
-        if flag in changes and not isinstance(changes[flag], bool):
+        if flag in changes and not is_json_bool(changes[flag]):
             problems.append(f"{flag}: must be true or false")
     k = changes.get("phase1_alternatives", 1)
-    if not (_whole(k) and 1 <= k <= MAX_PHASE1_ALTERNATIVES):
+    if not (is_json_integer(k) and 1 <= k <= MAX_PHASE1_ALTERNATIVES):
         problems.append(f"phase1_alternatives: must be between 1 and {MAX_PHASE1_ALTERNATIVES}")
     for count in ("disagreement_budget", "disagreement_k"):
         value = changes.get(count, 0)
-        if not (_whole(value) and 0 <= value <= 10_000):
+        if not (is_json_integer(value) and 0 <= value <= 10_000):
             problems.append(f"{count}: must be a whole number between 0 and 10000")
     confidence = changes.get("disagreement_confidence", 0.9)
-    if not (_number(confidence) and 0 < confidence <= 1):
+    if not (is_json_number(confidence) and 0 < confidence <= 1):
         problems.append("disagreement_confidence: must be above 0 and at most 1")
     if problems:
         raise ApplicationError("Invalid project settings.", details=problems)

@@ -7,6 +7,7 @@ from django.utils import timezone
 from labeling import gold_agreement
 from labeling.errors import ApplicationError
 from labeling.models import (
+    Adjudication,
     FinishReason,
     Generation,
     GenerationItem,
@@ -162,6 +163,8 @@ def quality_control_check_pause(membership: Membership) -> None:
 def generation_items_recount(project: Project, *, generation_id: int | None = None) -> None:
     """Recompute each generation item's submitted count and open flag from the labelings
     (after imports and when the overlap changes); only generation `generation_id`'s when given.
+    A disagreement-queue item (`wanted` set) of an adjudicated solution stays closed: the
+    ruling settled it (labeling.services.adjudication).
 
     One set-based UPDATE: the counts come from one GROUP BY over the project's labelings, joined
     to its items (a correlated count per item degenerates into an index scan per item inside a
@@ -169,10 +172,13 @@ def generation_items_recount(project: Project, *, generation_id: int | None = No
     item_table = GenerationItem._meta.db_table
     sql = f"""
         UPDATE {item_table}
-        SET submitted_count = fresh.n, is_open = (fresh.n < fresh.wanted)
+        SET submitted_count = fresh.n, is_open = (fresh.n < fresh.wanted AND NOT fresh.ruled)
         FROM (
             SELECT item.id AS item_id, COALESCE(counted.n, 0) AS n,
-                COALESCE(item.wanted, %(overlap)s) AS wanted
+                COALESCE(item.wanted, %(overlap)s) AS wanted,
+                (item.wanted IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM {Adjudication._meta.db_table} AS ruling
+                    WHERE ruling.solution_id = item.solution_id)) AS ruled
             FROM {item_table} AS item
             JOIN {Generation._meta.db_table} AS generation
                 ON generation.id = item.generation_id
@@ -193,7 +199,7 @@ def generation_items_recount(project: Project, *, generation_id: int | None = No
         ) AS fresh
         WHERE {item_table}.id = fresh.item_id
             AND ({item_table}.submitted_count <> fresh.n
-                OR {item_table}.is_open <> (fresh.n < fresh.wanted))
+                OR {item_table}.is_open <> (fresh.n < fresh.wanted AND NOT fresh.ruled))
     """
     params = {
         "overlap": project.overlap,
