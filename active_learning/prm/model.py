@@ -58,9 +58,13 @@ def load_backbone(
         kwargs["attn_implementation"] = attn_implementation
     if dtype is not None:
         kwargs["dtype"] = dtype
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import: without this an offline machine
+    # that set it later retried the hub for ~45 s before failing
+    hub = {"local_files_only": True} if _offline() else {}
+    kwargs.update(hub)
     try:
         tokenizer = AutoTokenizer.from_pretrained(
-            name_or_path, **({"gguf_file": gguf_file} if gguf_file else {})
+            name_or_path, **hub, **({"gguf_file": gguf_file} if gguf_file else {})
         )
         model = AutoModelForTokenClassification.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError, ImportError) as exc:

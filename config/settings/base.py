@@ -237,12 +237,15 @@ BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 # restart) back to the queue after this many seconds. It must exceed the longest task's hard
 # time limit (training: 6 h + 60 s), else a task still running is delivered a second time.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=7 * 3600)
+# How often a worker looks for such messages (one indexed Redis read; kombu's default is 100 s).
+CELERY_UNACKED_RESTORE_SECONDS = env.int("CELERY_UNACKED_RESTORE_SECONDS", default=10)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-        # Look for such messages every 10 s (one indexed Redis read), not every 100 s (kombu's
+        # Look for such messages every CELERY_UNACKED_RESTORE_SECONDS, not every 100 s (kombu's
         # default), so they are back within seconds of their timeout.
+        "unacked_restore_interval": CELERY_UNACKED_RESTORE_SECONDS,
         "unacked_restore_throttle": 1,
     }
 else:

@@ -16,8 +16,13 @@ import uuid
 
 import pytest
 
+from tests.cli_db import query
 from tests.conftest import ROOT
 
+_RUN_FIELDS = ("id", "status", "stage", "percent")
+_RUNS = (
+    f"SELECT {', '.join(_RUN_FIELDS)} FROM active_learning_run WHERE project_id = %s ORDER BY id"
+)
 WAIT_SECONDS = 240  # CPU training of a tiny model is seconds; shared CI machines are slow
 QUEUES = ("default", "gpu")
 
@@ -118,12 +123,17 @@ def workers(loop_env, tmp_path):
 
 
 def wait_for(env, project, check, what, workers=()):
+    """The project's full state (loop_scenario.state) once `check` holds. `check` sees only
+    {"runs": [{"id", "status", "stage", "percent"}, ...]}, read with SQL every 0.2 s: a
+    scenario process per look took seconds, from the workers too, and could miss a stage."""
     deadline = time.monotonic() + WAIT_SECONDS
+    state = None
     while time.monotonic() < deadline:
-        state = scenario(env, "state", project=project)
+        rows = query(env, _RUNS, (project,))
+        state = {"runs": [dict(zip(_RUN_FIELDS, r, strict=True)) for r in rows]}
         if check(state):
-            return state
-        time.sleep(1)
+            return scenario(env, "state", project=project)
+        time.sleep(0.2)
     logs = "\n".join(w.log_path.read_text()[-4000:] for w in workers)
     pytest.fail(f"timed out waiting for {what}; last state {state}\nworker logs:\n{logs}")
 

@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 from tests.private_services import RedisServer
 
 VISIBILITY_SECONDS = 12  # short, so a message held across the restart comes back within the test
+RESTORE_SECONDS = 2  # the worker's sweep for expired messages (10 s by default)
 WAIT_SECONDS = 90
 
 
@@ -68,6 +69,7 @@ def test_a_worker_holding_messages_survives_a_redis_restart_and_loses_none(
         "REDIS_URL": redis_server.url,
         "CACHE_URL": "locmemcache://",
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
+        "CELERY_UNACKED_RESTORE_SECONDS": str(RESTORE_SECONDS),
     }
     worker_log = tmp_path / "worker.log"
     out = tmp_path / "ran.txt"
@@ -98,7 +100,8 @@ def test_a_worker_holding_messages_survives_a_redis_restart_and_loses_none(
         # the held message comes back once its visibility timeout has passed
         assert _wait_for(lambda: "held" in _lines(out), worker), "the held message was lost"
         # and nothing runs twice, even after another visibility timeout and restore sweep
-        time.sleep(VISIBILITY_SECONDS + 12)
+        # (a copy left behind would be back by VISIBILITY_SECONDS + RESTORE_SECONDS)
+        time.sleep(VISIBILITY_SECONDS + RESTORE_SECONDS + 6)
         assert worker.poll() is None, "the worker exited"
     finally:
         worker.terminate()
@@ -106,3 +109,20 @@ def test_a_worker_holding_messages_survives_a_redis_restart_and_loses_none(
     log = worker_log.read_text()
     assert "Unrecoverable error" not in log, log
     assert sorted(_lines(out)) == ["after", "held", "running"], log
+
+
+def test_the_restore_sweep_interval_reaches_the_redis_transport(cli_database):
+    """CELERY_UNACKED_RESTORE_SECONDS sets kombu's `unacked_restore_interval` (the test above
+    relies on a 2 s sweep); would catch the setting not reaching the transport options."""
+    env = {**cli_database, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    env.pop("CELERY_UNACKED_RESTORE_SECONDS", None)
+    code = "from config.celery import app; print(app.conf.broker_transport_options)"
+    for extra, expected in (({"CELERY_UNACKED_RESTORE_SECONDS": "3"}, 3), ({}, 10)):
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+        )
+        assert f"'unacked_restore_interval': {expected}," in done.stdout, done.stderr

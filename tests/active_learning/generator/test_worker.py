@@ -6,6 +6,9 @@ publishes."""
 import time
 
 from tests.active_learning.test_loop_worker import WAIT_SECONDS, Worker, scenario, wait_for
+from tests.cli_db import query
+
+_STATUS = "SELECT status FROM labeling_nextstepalternatives WHERE id = %s"
 
 # the fixtures `loop_env` and `workers` come from the loop's worker test (conftest.py)
 
@@ -51,11 +54,12 @@ def test_a_phase1_request_is_answered_by_a_gpu_worker(loop_env, tmp_path):
     try:
         asked = scenario(env, "phase1_request", k=3)
         deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            state = scenario(env, "phase1_state", alternatives=asked["alternatives"])
-            if state["status"] != "pending":
-                break
-            time.sleep(1)
+        # SQL looks (milliseconds), not a scenario process per look (seconds of start-up)
+        while time.monotonic() < deadline and query(env, _STATUS, (asked["alternatives"],)) == [
+            ("pending",)
+        ]:
+            time.sleep(0.2)
+        state = scenario(env, "phase1_state", alternatives=asked["alternatives"])
     finally:
         logs = worker.stop()[-4000:]
     assert state["status"] != "pending", f"never answered; worker log:\n{logs}"

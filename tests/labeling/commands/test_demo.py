@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,9 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import psycopg
 import pytest
 
+from tests.cli_db import query as _query
 from tests.conftest import ROOT
 
 START_SECONDS = 240  # migrations, demo data, two worker groups and gunicorn on a loaded box
@@ -178,16 +177,6 @@ def scenario(env, command, **args) -> dict:
     )
     assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _query(env: dict, sql: str, params=()) -> list[tuple]:
-    """Read the demo's database straight (fast polling; the ORM here is the test database)."""
-    url = env["DATABASE_URL"]
-    if url.startswith("sqlite"):
-        with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=20) as conn:
-            return conn.execute(sql.replace("%s", "?"), params).fetchall()
-    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 def _run_state(env, run_id) -> tuple[str, str]:
