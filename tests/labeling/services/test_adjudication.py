@@ -143,7 +143,7 @@ def test_the_page_renders_math_and_has_the_project_nav(client, setup):
     html = html.decode()
     assert 'class="project-nav"' in html and f"/projects/{project.pk}/stats/" in html
     for script in ("katex.min.js", "auto-render.min.js", "task-math.js", "adjudicate.js"):
-        assert f"{script}\" defer></script>" in html, script
+        assert f'{script}" defer></script>' in html, script
     assert "<script>" not in html  # no inline script
     assert html.count('class="math text"') == 1 + len(STEPS)  # the problem and every step
 
