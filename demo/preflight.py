@@ -5,6 +5,8 @@ Runs with any Python 3 (the standard library only), before the virtualenv exists
     python3 demo/preflight.py [--python PATH] [--addr HOST:PORT]
 """
 
+from __future__ import annotations  # the annotations below on any Python 3
+
 import argparse
 import json
 import os
@@ -56,17 +58,32 @@ def problems(python: str, addr: str) -> list[str]:
     var = ROOT / "var"
     if var.exists() and not os.access(var, os.W_OK):
         found.append(f"{var}: not writable (the demo keeps its database and logs there)")
-    host, _, port = addr.rpartition(":")
-    if not port.isdigit():
-        found.append(f"DEMO_ADDR={addr!r}: expected HOST:PORT")
+    host_port = addr_parse(addr)
+    if isinstance(host_port, str):
+        found.append(host_port)
     else:
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                sock.bind((host or "127.0.0.1", int(port)))
-            except OSError as exc:
-                found.append(f"{addr}: cannot listen there ({exc.strerror}); set DEMO_ADDR")
+                sock.bind(host_port)
+            except (OSError, OverflowError, UnicodeError, ValueError) as exc:
+                why = getattr(exc, "strerror", None) or str(exc)
+                found.append(f"{addr}: cannot listen there ({why}); set DEMO_ADDR")
     return found
+
+
+def addr_parse(addr: str) -> tuple[str, int] | str:
+    """DEMO_ADDR as (host, port), or a sentence saying what is wrong with it: HOST:PORT with a
+    non-empty host and a port from 1 to 65535 (port 0, "any free port", would leave the printed
+    URL wrong)."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host:
+        return f"DEMO_ADDR={addr!r}: expected HOST:PORT, e.g. 127.0.0.1:8000"
+    if not port.isascii() or not port.isdigit():
+        return f"DEMO_ADDR={addr!r}: the port {port!r} is not a number (expected HOST:PORT)"
+    if not 1 <= int(port) <= 65535:
+        return f"DEMO_ADDR={addr!r}: the port must be from 1 to 65535, not {int(port)}"
+    return host, int(port)
 
 
 def main() -> None:

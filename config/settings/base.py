@@ -316,6 +316,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_error_one_line": {"()": "config.log_filters.ClientErrorOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # a 403 or 404 is one warning line, never a traceback (config/log_filters.py)
+    "loggers": {"django.request": {"filters": ["client_error_one_line"]}},
 }

@@ -164,7 +164,7 @@ def test_empty_pages_say_what_fills_them(page, lead, task_setup):
     page.goto(f"/projects/{project.pk}/queue/")
     expect(page.get_by_test_id("no-quality-control")).to_be_visible()
     expect(page.get_by_role("columnheader", name="Screening")).to_have_count(0)
-    expect(page.get_by_role("columnheader", name="QC questions")).to_have_count(0)
+    expect(page.get_by_role("columnheader", name="Gold questions in the queue")).to_have_count(0)
     page.goto(f"/projects/{project.pk}/generations/")
     expect(page.get_by_test_id("chart-quality-empty")).to_contain_text("each retrain adds")
 

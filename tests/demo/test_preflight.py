@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -20,8 +22,15 @@ def preflight(*args, env=None):
     )
 
 
+def free_addr() -> str:
+    """127.0.0.1 and a port that is free now (the preflight refuses port 0)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
 def test_the_repository_carries_everything_the_demo_needs():
-    done = preflight("--addr", "127.0.0.1:0")
+    done = preflight("--addr", free_addr())
     assert done.returncode == 0, done.stderr
 
 
@@ -50,12 +59,34 @@ def test_a_python_other_than_3_11_is_named(tmp_path):
     fake.write_text("#!/bin/sh\necho '(3, 9)'\n")
     fake.chmod(0o755)
     done = subprocess.run(
-        [sys.executable, "demo/preflight.py", "--python", str(fake), "--addr", "127.0.0.1:0"],
+        [sys.executable, "demo/preflight.py", "--python", str(fake), "--addr", free_addr()],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     assert done.returncode == 1 and "is Python (3, 9); the project needs 3.11" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("addr", "said"),
+    [
+        ("127.0.0.1:99999", "the port must be from 1 to 65535, not 99999"),
+        ("127.0.0.1:0", "the port must be from 1 to 65535, not 0"),
+        ("127.0.0.1:http", "the port 'http' is not a number"),
+        ("127.0.0.1:", "the port '' is not a number"),
+        (":8000", "expected HOST:PORT"),
+        ("8000", "expected HOST:PORT"),
+        ("no-such-host.invalid:8000", "no-such-host.invalid:8000: cannot listen there"),
+    ],
+)
+def test_a_bad_demo_addr_is_named_not_a_traceback(addr, said):
+    """Would catch the breaker's DEMO_ADDR=127.0.0.1:99999 ending in an OverflowError
+    traceback (issue 14), and any other address that crashes the check instead of naming it."""
+    done = preflight("--addr", addr)
+    assert done.returncode == 1, done.stdout
+    assert "make demo cannot start:" in done.stderr
+    assert said in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_make_demo_runs_the_preflight_before_the_install():
@@ -66,3 +97,13 @@ def test_make_demo_runs_the_preflight_before_the_install():
     first_check = next(i for i, line in enumerate(lines) if "demo/preflight.py" in line)
     install = next((i for i, line in enumerate(lines) if "pip install" in line), len(lines))
     assert first_check < install
+
+
+def test_the_install_silences_only_setuptools_editable_notice():
+    """Would catch the editable install printing setuptools' "Editable installation" warning
+    block again (issue 14), or a filter that silences every warning of the install."""
+    dry = subprocess.run(
+        ["make", "-n", "-B", "install", "PYTHON=python3"], cwd=ROOT, capture_output=True, text=True
+    )
+    editable = next(line for line in dry.stdout.splitlines() if "pip install --quiet -e" in line)
+    assert 'PYTHONWARNINGS="ignore:Editable installation:UserWarning"' in editable

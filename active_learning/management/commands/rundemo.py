@@ -12,7 +12,8 @@ web server, started in that order and stopped in the reverse order.
 
 The URL and the logins come last, once every worker has answered a ping and the web server
 answers. Ctrl-C (or SIGTERM) stops everything: web, workers (a task still running after
-WORKER_STOP_SECONDS is cut short and runs again next time), then the broker.
+WORKER_STOP_SECONDS is cut short and runs again next time), then the broker; "Demo stopped."
+comes once all of them have exited.
 """
 
 import contextlib
@@ -64,8 +65,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr, web_workers, **options):
         host, _, port = addr.rpartition(":")
-        if not host or not port.isdigit():
-            raise CommandError(f"--addr: expected HOST:PORT, got {addr!r}")
+        if not host or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise CommandError(
+                f"--addr: expected HOST:PORT with a port from 1 to 65535, got {addr!r}"
+            )
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.broker: EmbeddedRedis | None = None
         self.log_dir = Path(settings.VAR_DIR) / "log"
@@ -276,6 +279,8 @@ class Command(BaseCommand):
             )
         if self.broker is not None:
             self.broker.stop()
+        if self.children or self.broker:
+            self._say("Demo stopped.")  # every process it started has exited
 
     def _say(self, message: str) -> None:
         self.stdout.write(message)

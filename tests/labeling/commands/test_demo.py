@@ -162,6 +162,39 @@ def test_demo_runs_on_its_own_data_and_prints_the_url_and_logins_last(demo_env, 
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert "Stopping the demo" in demo.output
+    assert [line for line in demo.output.splitlines() if line.strip()][-1] == "Demo stopped."
+
+
+def test_the_shutdown_says_demo_stopped_once_its_processes_are_gone():
+    """Would catch a Ctrl-C that ends on "Stopping the demo…" with no line saying it is over
+    (issue 14), or one that says so while a child still runs. No demo is started: the
+    shutdown runs on two stand-in children (each in its own session, as rundemo starts them)."""
+    from io import StringIO
+
+    from active_learning.management.commands.rundemo import Command
+
+    out = StringIO()
+    command = Command(stdout=out)
+    command.broker = None
+    command.children = [
+        (name, subprocess.Popen(["sleep", "60"], start_new_session=True))
+        for name in ("web", "worker default")
+    ]
+    command._shutdown()
+    assert all(process.poll() is not None for _, process in command.children)
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    assert lines[0] == "Stopping the demo…" and lines[-1] == "Demo stopped."
+    assert lines.count("Demo stopped.") == 1
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:x", ":8000"])
+def test_rundemo_names_a_bad_addr_before_starting_anything(addr):
+    """Would catch `rundemo --addr 127.0.0.1:99999` getting past the check (an OverflowError
+    later, issue 14) instead of a one-line CommandError."""
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="port from 1 to 65535"):
+        call_command("rundemo", addr=addr)
 
 
 # -- the broker keeps what a worker had taken -----------------------------------------------

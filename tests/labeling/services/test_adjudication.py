@@ -133,6 +133,21 @@ def test_the_page_shows_the_labelings_side_by_side_and_records_the_ruling(client
     assert client.post(url, {"first_error": "x"}).status_code == 400
 
 
+def test_the_page_renders_math_and_has_the_project_nav(client, setup):
+    """Would catch the adjudication page showing TeX as source (no KaTeX, no .math texts) or
+    lacking the project navigation every other lead page has (issue 14). The math is rendered
+    by script files only (the CSP forbids inline scripts)."""
+    project, solution, lead = setup
+    client.force_login(lead)
+    html = client.get(f"/projects/{project.pk}/solutions/{solution.pk}/adjudicate/").content
+    html = html.decode()
+    assert 'class="project-nav"' in html and f"/projects/{project.pk}/stats/" in html
+    for script in ("katex.min.js", "auto-render.min.js", "task-math.js", "adjudicate.js"):
+        assert f'{script}" defer></script>' in html, script
+    assert "<script>" not in html  # no inline script
+    assert html.count('class="math text"') == 1 + len(STEPS)  # the problem and every step
+
+
 def test_the_recipe_refuses_a_step_outside_the_solution():
     with pytest.raises(ValueError, match="first_error 4"):
         from_first_error("p", STEPS, 4)
