@@ -12,7 +12,7 @@ from rest_framework import mixins, serializers
 from active_learning.models import ModelStatus, ModelVersion, SolutionScore
 from labeling.models import Solution
 from labeling.research_api import ResearchViewSet
-from labeling.research_filters import IntegerColumnFilter, SolutionFilter
+from labeling.research_filters import BooleanFilter, IntegerColumnFilter, SolutionFilter
 from labeling.serializers import SolutionSerializer
 
 
@@ -56,7 +56,7 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
 class ModelVersionFilter(django_filters.FilterSet):
     project = IntegerColumnFilter(field_name="project_id")
     status = django_filters.ChoiceFilter(choices=ModelStatus.choices)
-    is_current = django_filters.BooleanFilter()
+    is_current = BooleanFilter()
 
     class Meta:
         model = ModelVersion

@@ -35,3 +35,9 @@ urlpatterns = [
     path("", include("active_learning.urls")),  # loop pages, its API, /healthz
     path("", include("labeling.urls")),
 ]
+
+# Errors no view answered: JSON under /api/, the site's pages elsewhere (config/error_views.py)
+handler400 = "config.error_views.bad_request"
+handler403 = "config.error_views.permission_denied"
+handler404 = "config.error_views.page_not_found"
+handler500 = "config.error_views.server_error"

@@ -11,7 +11,8 @@ request itself, and serves it only when the request is the ordinary case:
   `*/*` or `application/json`; anything else, e.g. a browser's `text/html` for the browsable
   API, goes to DRF);
 - a body, when the method has one, of type `application/json` (UTF-8), no larger than
-  DATA_UPLOAD_MAX_MEMORY_SIZE, that parses as a JSON object (`orjson`);
+  DATA_UPLOAD_MAX_MEMORY_SIZE, nested no deeper than the API's limit (`too_deep`, the check of
+  labeling/json_body.py's parser), that parses as a JSON object (`orjson`);
 - a caller whom DRF would authenticate in the same way: a well-formed `Authorization: Token`
   header whose key `ApiTokenAuthentication` accepts, or, without an `Authorization` header, a
   logged-in active session user whose request passes DRF's CSRF check (SessionAuthentication's
@@ -44,6 +45,7 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.views import APIView
 
 from labeling.errors import ApplicationError, error_body, http_status
+from labeling.json_body import too_deep
 from labeling.known_fields import unknown_fields
 from labeling.research_auth import ApiTokenAuthentication
 
@@ -156,8 +158,11 @@ class HotPathApi(APIView):
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             if not length.isdigit() or (limit is not None and int(length) > limit):
                 raise Fallback
+            body = request.body
+            if too_deep(body):
+                raise Fallback  # JsonObjectParser's 400 (labeling/json_body.py)
             try:
-                data = orjson.loads(request.body)
+                data = orjson.loads(body)
             except orjson.JSONDecodeError:
                 raise Fallback from None
             if type(data) is not dict:

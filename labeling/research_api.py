@@ -18,12 +18,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import Throttled, ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling import jobs, login_limits, research_auth
+from labeling.api_paging import Pagination
 from labeling.errors import Conflict
 from labeling.models import (
     ApiToken,
@@ -51,12 +51,6 @@ from labeling.serializers import (
     ProblemSerializer,
     TokenObtainSerializer,
 )
-
-
-class Pagination(PageNumberPagination):
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class ResearchViewSet(viewsets.GenericViewSet):

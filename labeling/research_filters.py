@@ -46,6 +46,31 @@ class IntegerColumnFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class StrictBooleanField(forms.Field):
+    """`true` or `false` (Django's spellings `True`, `False` too, and a bool: an export's
+    stored filters); empty or absent: no filter.
+    Anything else is "Expected true or false.", where django-filter's NullBooleanField read it
+    as "no filter" and answered everything (`?is_correct=maybe`)."""
+
+    widget = forms.TextInput
+    VALUES = {"true": True, "True": True, "false": False, "False": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if type(value) is bool:  # an export's stored filters (JSON true/false)
+            return value
+        if value not in self.VALUES:
+            raise ValidationError("Expected true or false.", code="invalid")
+        return self.VALUES[value]
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """A yes/no filter whose bad value is a 400 naming it (StrictBooleanField)."""
+
+    field_class = StrictBooleanField
+
+
 class LabelingFilter(django_filters.FilterSet):
     project = IntegerColumnFilter(field_name="project_id")
     generation = IntegerColumnFilter(
@@ -65,8 +90,8 @@ class LabelingFilter(django_filters.FilterSet):
         field_name="submitted_at", lookup_expr="lt", help_text="Submitted before (ISO 8601)."
     )
     finish_reason = django_filters.MultipleChoiceFilter(choices=FinishReason.choices)
-    is_quality_control = django_filters.BooleanFilter()
-    is_screening = django_filters.BooleanFilter()
+    is_quality_control = BooleanFilter()
+    is_screening = BooleanFilter()
     solution = IntegerColumnFilter(field_name="solution_id")
     problem = IntegerColumnFilter(field_name="solution__problem_id")
 
@@ -99,10 +124,8 @@ class SolutionFilter(django_filters.FilterSet):
     generation = IntegerColumnFilter(
         field_name="generation_items__generation__number", bounds=INT32, distinct=True
     )
-    is_correct = django_filters.BooleanFilter()
-    graded = django_filters.BooleanFilter(
-        field_name="graded_at", lookup_expr="isnull", exclude=True
-    )
+    is_correct = BooleanFilter()
+    graded = BooleanFilter(field_name="graded_at", lookup_expr="isnull", exclude=True)
     generator = django_filters.CharFilter()
     source = django_filters.CharFilter()
     prm_score_min = django_filters.NumberFilter(field_name="prm_score", lookup_expr="gte")

@@ -54,6 +54,8 @@ MIDDLEWARE = [
     # middleware, the settings' policy built once per process (config/middleware.py)
     "config.middleware.SettingsPolicyCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # an /api/ request body over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 JSON, a warning in the log
+    "config.middleware.ApiRequestSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -155,7 +157,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # every JSON body: an object, at most 64 levels deep, within the size limit
+    # (labeling/json_body.py)
+    "DEFAULT_PARSER_CLASSES": [
+        "labeling.json_body.JsonObjectParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # ?page= and ?page_size= checked, a bad value a 400 naming it (labeling/api_paging.py)
+    "DEFAULT_PAGINATION_CLASS": "labeling.api_paging.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # ApplicationError -> 404 / 409 / 400 for every API view (labeling/error_edges.py)

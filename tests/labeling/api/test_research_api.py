@@ -105,7 +105,7 @@ def test_pagination_walks_every_labeling_once():
         seen += [row["id"] for row in body["results"]]
         url = body["next"]
     assert seen == sorted(Labeling.objects.filter(project=project).values_list("id", flat=True))
-    assert client.get("/api/labelings/", {"page_size": 100000}).json()["count"] == 12
+    assert client.get("/api/labelings/", {"page_size": 1000}).json()["count"] == 12
 
 
 def test_solutions_carry_grades_and_prm_scores_and_filter_by_them():
