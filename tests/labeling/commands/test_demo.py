@@ -27,7 +27,7 @@ from tests.cli_db import query as _query
 from tests.conftest import ROOT
 
 START_SECONDS = 240  # migrations, demo data, two worker groups and gunicorn on a loaded box
-RUN_SECONDS = 300
+RUN_SECONDS = 480  # a tiny-model run with worker start-ups; a CI box at load 8 took over 300 s
 
 
 def free_port() -> int:
@@ -216,6 +216,14 @@ def _run_state(env, run_id) -> tuple[str, str]:
     return _query(env, "SELECT status, stage FROM active_learning_run WHERE id = %s", (run_id,))[0]
 
 
+def _stuck(env, run_id, demo) -> str:
+    """What a timed-out wait reports: the run's status, stage and log, and the demo's output."""
+    status, stage, log = _query(
+        env, "SELECT status, stage, log FROM active_learning_run WHERE id = %s", (run_id,)
+    )[0]
+    return f"run {run_id}: {status} at {stage}\n{log}\n--- demo output ---\n{demo.output}"
+
+
 def test_stopping_the_demo_mid_scoring_loses_no_task_and_exports_never_wait(
     demo_env, demos, tmp_path
 ):
@@ -239,7 +247,7 @@ def test_stopping_the_demo_mid_scoring_loses_no_task_and_exports_never_wait(
     deadline = time.monotonic() + RUN_SECONDS
     # mid-scoring: the chunks are out (the training task has handed over) and one has run
     while not _query(demo_env, _CHUNKS_DONE, (run_id,))[0][0]:
-        assert time.monotonic() < deadline, f"no scoring started:\n{demo.output}"
+        assert time.monotonic() < deadline, f"no scoring started:\n{_stuck(demo_env, run_id, demo)}"
         time.sleep(0.05)
     (gpu,) = demo.children("worker -Q gpu")
     pool = [
@@ -283,7 +291,9 @@ def test_stopping_the_demo_mid_scoring_loses_no_task_and_exports_never_wait(
     assert f"run(s) {run_id} carry on" in again.output
     deadline = time.monotonic() + RUN_SECONDS
     while _run_state(demo_env, run_id)[0] == "running":
-        assert time.monotonic() < deadline, f"the run did not finish:\n{again.output}"
+        assert time.monotonic() < deadline, (
+            f"the run did not finish:\n{_stuck(demo_env, run_id, again)}"
+        )
         time.sleep(1)
     state = scenario(demo_env, "state", project=project)
     run = state["runs"][-1]
