@@ -22,7 +22,7 @@
   // helpers. The clock is task-time.js, the events and keys phase1-events.js.
   const BORROWED = ["$", "bindCommon", "openEnding", "showHint", "locked"];
   // Phase 1's own versions of what the saving mixin (task-save.js) also defines.
-  const OWN = ["draftUrl", "marksJson", "takeMarks"];
+  const OWN = ["draftUrl", "marksJson", "takeMarks", "unsentChanges"];
 
   const blank = SL.phase1Blank; // phase1-view.js: an unrated position of n proposals
 
@@ -284,8 +284,27 @@
       this.positions = positions.map((p) => Object.assign(blank(0), p));
     }
 
-    describeUnsent(positions) {
-      return positions.length + " steps";
+    /* Which positions of `positions` (kept unsent, task-unsent.js) differ from the page's:
+     * {ratings, steps: ["step 1: 2 ratings, your own step", …]}. */
+    unsentChanges(positions) {
+      const out = { ratings: 0, steps: [] };
+      positions.forEach((kept, i) => {
+        const k = Object.assign(blank(0), kept);
+        const now = this.positions[i] || blank(0);
+        let ratings = 0;
+        k.ratings.forEach((r, j) => {
+          if (r !== null && r !== now.ratings[j]) ratings += 1;
+        });
+        const words = ratings ? [ratings + (ratings === 1 ? " rating" : " ratings")] : [];
+        if (k.human !== null && k.human !== now.human) words.push("your own step");
+        else if (k.chosen !== null && k.chosen !== now.chosen) {
+          words.push("continued with proposal " + (k.chosen + 1));
+        }
+        if (!words.length) return;
+        out.ratings += ratings;
+        out.steps.push("step " + (i + 1) + ": " + words.join(", "));
+      });
+      return out;
     }
 
     /* A save refused with 400 (task-save.js): an own step the server refused is marked in

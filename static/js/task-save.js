@@ -50,7 +50,7 @@
       this.unacked = []; // marks sent whose answer has not come (it may have been stored)
       this.authResends = 0;
       this.sessionTimer = null;
-      this.pendingKey = "step-labeling-unsent:" + this.id + ":" + this.username;
+      this.initUnsent(); // task-unsent.js: this tab's local copy
       this.channel = channel(this.id);
       this.onChannel = (event) => this.otherTabSaved(event.data);
       if (this.channel) this.channel.addEventListener("message", this.onChannel);
@@ -82,6 +82,7 @@
     },
 
     destroySaving() {
+      this.destroyUnsent();
       clearTimeout(this.retryTimer);
       clearInterval(this.sessionTimer);
       if (this.channel) this.channel.removeEventListener("message", this.onChannel);
