@@ -130,11 +130,12 @@
       const changes = this.unsentChanges(kept.marks);
       if (!changes.steps.length) return; // the server has them (the answer was lost)
       if (kept.revision !== this.revision) {
+        const count = changes.ratings || changes.steps.length;
         this.setSaveState(
           "stale",
-          (changes.ratings ? plural(changes.ratings, "rating") : plural(changes.steps.length, "change")) +
-            " made in an earlier visit and never saved " +
-            "were not applied (" + changes.steps.join("; ") + "): the task was changed since " +
+          plural(count, changes.ratings ? "rating" : "change") +
+            " made in an earlier visit and never saved " + (count === 1 ? "was" : "were") +
+            " not applied (" + changes.steps.join("; ") + "): the task was changed since " +
             "in another tab or window. The saved ratings are shown.",
           null
         );

@@ -8,9 +8,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import log_in, start_task, wait_saved
 from tests.browser.test_task_page_saving import STATUS, open_same_task
 
-UNSENT_KEYS = (
-    "Object.keys(localStorage).filter((k) => k.startsWith('step-labeling-unsent:'))"
-)
+UNSENT_KEYS = "Object.keys(localStorage).filter((k) => k.startsWith('step-labeling-unsent:'))"
 
 
 def test_the_warning_after_a_reload_is_in_the_tab_that_left_ratings_unsent(page, task_setup):
