@@ -71,7 +71,8 @@
 
     renderPath() {
       const path = this.pathTexts();
-      const key = JSON.stringify([path, this.positions.map((p) => [p.ratings, p.chosen])]);
+      const refused = this.refusedOwn;
+      const key = JSON.stringify([path, this.positions.map((p) => [p.ratings, p.chosen]), refused]);
       if (key === this.pathKey) return;
       this.pathKey = key;
       const list = this.$("path");
@@ -92,6 +93,15 @@
           (others > 0 ? " · " + others + " other proposal" + (others > 1 ? "s" : "") + " rated" : "");
         li.appendChild(head);
         li.appendChild(stepContent(text));
+        if (refused && refused.index === i) {
+          const error = document.createElement("p");
+          error.className = "errorlist";
+          error.dataset.role = "step-error";
+          error.textContent =
+            "Not saved: this step " + refused.problem + ". Press u (undo) to take it back and " +
+            "change it.";
+          li.appendChild(error);
+        }
         list.appendChild(li);
       });
       SL.renderMath(list);

@@ -22,7 +22,7 @@
   // helpers. The clock is task-time.js, the events and keys phase1-events.js.
   const BORROWED = ["$", "bindCommon", "openEnding", "showHint", "locked"];
   // Phase 1's own versions of what the saving mixin (task-save.js) also defines.
-  const OWN = ["draftUrl", "marksJson", "takeMarks"];
+  const OWN = ["draftUrl", "marksJson", "takeMarks", "unsentChanges"];
 
   const blank = SL.phase1Blank; // phase1-view.js: an unrated position of n proposals
 
@@ -50,6 +50,7 @@
       this.visibleMs = 0;
       this.visibleSince = document.visibilityState === "visible" ? performance.now() : null;
       this.history = [];
+      this.refusedOwn = null; // {index, text, problem}: an own step the server refused
       this.highlight = 0;
       this.initSaving();
       this.restoreLocal();
@@ -211,6 +212,11 @@
         this.ownError("Rate every proposed step first (" + unrated + " unrated), then continue.");
         return false;
       }
+      const problem = this.ownStepProblem(text);
+      if (problem) {
+        this.ownError("Your step " + problem + ". Change it, then continue.");
+        return false; // the form stays open with the text, to edit
+      }
       this.remember();
       entry.human = text;
       entry.chosen = null;
@@ -232,6 +238,20 @@
       if (this.locked() || !this.history.length) return;
       this.positions = JSON.parse(this.history.pop());
       this.highlight = this.firstUnrated();
+      const refused = this.refusedOwn;
+      const position = refused && this.positions[refused.index];
+      if (refused && (!position || position.human !== refused.text)) {
+        // the step the server refused is undone: back into the form, to edit
+        this.refusedOwn = null;
+        this.changed();
+        if (this.openIndex() === refused.index) {
+          this.openOwn();
+          this.$("own-text").value = refused.text;
+          this.preview();
+          this.ownError("Your step was not saved: it " + refused.problem + ". Change it, then continue.");
+        }
+        return;
+      }
       this.changed();
     }
 
@@ -264,11 +284,44 @@
       this.positions = positions.map((p) => Object.assign(blank(0), p));
     }
 
-    describeUnsent(positions) {
-      return positions.length + " steps";
+    /* Which positions of `positions` (kept unsent, task-unsent.js) differ from the page's:
+     * {ratings, steps: ["step 1: 2 ratings, your own step", …]}. */
+    unsentChanges(positions) {
+      const out = { ratings: 0, steps: [] };
+      positions.forEach((kept, i) => {
+        const k = Object.assign(blank(0), kept);
+        const now = this.positions[i] || blank(0);
+        let ratings = 0;
+        k.ratings.forEach((r, j) => {
+          if (r !== null && r !== now.ratings[j]) ratings += 1;
+        });
+        const words = ratings ? [ratings + (ratings === 1 ? " rating" : " ratings")] : [];
+        if (k.human !== null && k.human !== now.human) words.push("your own step");
+        else if (k.chosen !== null && k.chosen !== now.chosen) {
+          words.push("continued with proposal " + (k.chosen + 1));
+        }
+        if (!words.length) return;
+        out.ratings += ratings;
+        out.steps.push("step " + (i + 1) + ": " + words.join(", "));
+      });
+      return out;
+    }
+
+    /* A save refused with 400 (task-save.js): an own step the server refused is marked in
+     * the path, with what to do (u takes it back into the form; any change resends). */
+    onRefused(detail) {
+      const found = /^steps\[(\d+)\]\.human: (.*)$/.exec(detail);
+      const index = found ? Number(found[1]) : -1;
+      const position = this.positions[index];
+      this.refusedOwn = position && position.human !== null
+        ? { index: index, text: position.human, problem: (found[2].startsWith("contains") ? "" : "has ") + found[2] }
+        : null;
+      this.pathKey = null;
+      this.render();
     }
 
     onSaved(data, sent) {
+      this.refusedOwn = null;
       if (sent !== this.marksJson() || !data.open) return; // more changes are on their way
       const before = this.openTexts();
       this.takeOpen(data.open);
@@ -292,6 +345,20 @@
       const form = this.$("own-form");
       if (form.contains(document.activeElement)) document.activeElement.blur();
       form.hidden = true;
+    }
+
+    /* What the server would refuse in an own step (labeling/phase1_rules.py: the text policy
+     * of text-policy.js, at most the text box's maxlength characters, MAX_OWN_STEP_LENGTH
+     * there, and an answer after a `# Answer` line), or null. */
+    ownStepProblem(text) {
+      const limit = Number(this.$("own-text").getAttribute("maxlength")) || 5000;
+      const problem = SL.checkText(text, limit);
+      if (problem) return problem.startsWith("contains") ? problem : "has " + problem;
+      const at = text.lastIndexOf(ANSWER_MARKER);
+      if (at >= 0 && !text.slice(at + ANSWER_MARKER.length).trim()) {
+        return "has no answer: write the final answer after '# Answer' and a blank line";
+      }
+      return null;
     }
 
     ownError(message) {

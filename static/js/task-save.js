@@ -19,7 +19,8 @@
  *   timeout        "No answer from the server — will retry"; no connection: "Offline — will
  *                  retry"; with backoff (1, 2, 4, 8, 15, 30 s), at once when the browser comes
  *                  back online. The message stays (retries are quiet) until a save succeeds.
- *   400, 500       "Not saved: …" with a Retry button (500 is retried with backoff as well).
+ *   400, 500       "Not saved: …" with a Retry button (500 is retried with backoff as well). After
+ *                  a 400 the next change of the marks (an undo of what was refused) sends again.
  *
  * Marks not yet acknowledged are also kept in localStorage: task-unsent.js.
  */
@@ -49,7 +50,7 @@
       this.unacked = []; // marks sent whose answer has not come (it may have been stored)
       this.authResends = 0;
       this.sessionTimer = null;
-      this.pendingKey = "step-labeling-unsent:" + this.id + ":" + this.username;
+      this.initUnsent(); // task-unsent.js: this tab's local copy
       this.channel = channel(this.id);
       this.onChannel = (event) => this.otherTabSaved(event.data);
       if (this.channel) this.channel.addEventListener("message", this.onChannel);
@@ -81,6 +82,7 @@
     },
 
     destroySaving() {
+      this.destroyUnsent();
       clearTimeout(this.retryTimer);
       clearInterval(this.sessionTimer);
       if (this.channel) this.channel.removeEventListener("message", this.onChannel);
@@ -113,6 +115,9 @@
 
     save() {
       if (this.submitted) return Promise.resolve(true);
+      // A 400 refused the marks as they were; changed marks (an undo of the refused step) are
+      // a new request: send it without waiting for Retry.
+      if (this.blocked === "invalid") this.blocked = null;
       this.dirty = true;
       this.keepLocal();
       return this.flush();
@@ -198,8 +203,9 @@
           this.retryLater("Not saved: server error — will retry", null);
           return false;
         }
-        this.blocked = "invalid"; // a 400: the same request would fail again
+        this.blocked = "invalid"; // a 400: the same request would fail again, until a change
         this.setSaveState("error", "Not saved: " + detail, "Retry");
+        if (this.onRefused) this.onRefused(detail); // phase 1: marks the refused own step
         return false;
       });
     },

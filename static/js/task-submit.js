@@ -5,7 +5,8 @@
  * is not saved: the save status says why), then sends the finish reason with the revision the
  * page shows; a stale revision (another tab changed the draft) is refused by the server.
  * Nothing is prefetched while the page waits for its own user to sign in again (a prefetch
- * then would claim a task for whoever is signed in in the browser). A refused reason (400)
+ * then would claim a task for whoever is signed in in the browser), nor before the save in
+ * flight has answered (it is the one that finds out the session is gone). A refused reason (400)
  * shows the field's own message under the reason box.
  */
 (function () {
@@ -35,6 +36,11 @@
     prefetchNext() {
       if (this.blocked === "auth") return Promise.resolve(null);
       if (this.next || this.prefetching) return this.prefetching;
+      if (this.inFlight) {
+        // The save of the last mark goes first: if it finds the session gone (signed out in
+        // another tab), the look-ahead is not sent at all (it would only get a 401).
+        return this.inFlight.then(() => this.prefetchNext());
+      }
       this.prefetching = SL.send(
         "POST", "/api/assignments/next/", JSON.stringify({ project: this.project, exclude: [this.id] })
       )

@@ -177,3 +177,22 @@ def test_503_says_busy_and_retries_after_retry_after(page, task_setup):
     expect(status).to_have_text("Server busy — will retry", timeout=LONG)
     expect(status).to_have_text("Saved", timeout=LONG)
     assert len(answered) == 3 and stored(task_setup) == [1]
+
+
+def test_no_look_ahead_after_the_session_ended(page, task_setup):
+    """Breaker 1: logged out in another tab, the annotator rates the last step; the page sent
+    the save and, at the same moment, the look-ahead POST /api/assignments/next/, which got a
+    401. Now the look-ahead waits for the save, which finds the session gone: it is not sent."""
+    log_in(page)
+    start_task(page)
+    for _ in range(3):
+        page.keyboard.press("3")
+    wait_saved(page)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/assignments/next/" in r.url else 0)
+    Session.objects.all().delete()  # logged out elsewhere
+
+    page.keyboard.press("3")  # the last step: the labeling is finished
+    expect(page.locator(STATUS)).to_contain_text("Signed out — log in again", timeout=LONG)
+    page.wait_for_timeout(1000)
+    assert asked == []
