@@ -1,6 +1,7 @@
 from django import forms
+from django.contrib.auth.validators import UnicodeUsernameValidator
 
-from labeling.input_rules import ColumnBoundsModelForm, column_bounds
+from labeling.input_rules import ColumnBoundsModelForm, column_bounds, text_policy
 from labeling.models import Generation, Project, Role
 from labeling.services.projects import EDITABLE
 
@@ -80,7 +81,11 @@ class ProjectCreateForm(forms.Form):
 
 class MemberAddForm(forms.Form):
     username = forms.CharField(
-        max_length=150, help_text="An existing user, or a new name: an account is made for them."
+        max_length=150,
+        help_text="An existing user, or a new name: an account is made for them "
+        "(letters, digits and @ . + - _ only).",
+        # the rules of labeling.services.users.username_check, shown under the field
+        validators=[text_policy, UnicodeUsernameValidator()],
     )
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from labeling.prm800k import ANSWER_MARKER, RATINGS, answer_of, trajectory
 from labeling.rating_rules import DraftError, check_ending_reason, check_known
-from labeling.text_policy import TextError, check_text
+from labeling.text_policy import TextError, check_text, is_blank
 
 MAX_POSITIONS = 200  # step positions in one phase-1 labeling (PRM800K's longest has ~60)
 MAX_OWN_STEP_LENGTH = 5000  # characters of a step the annotator writes
@@ -78,7 +78,7 @@ def parse_positions(raw) -> list[Position]:
         if human is not None:
             if not isinstance(human, str):
                 raise DraftError(f"{where}.human: must be a string or null")
-            if not human.strip():
+            if is_blank(human):
                 raise DraftError(f"{where}.human: your own step is empty")
             if ANSWER_MARKER in human and not answer_of([human]):
                 raise DraftError(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from labeling.known_fields import unknown_field_message, unknown_fields
 from labeling.prm800k import RATINGS
+from labeling.text_policy import is_blank
 
 MAX_REASON_LENGTH = 2000
 STEP_FIELDS = frozenset({"rating", "flagged"})  # what one step of a draft's `steps` may hold
@@ -108,7 +109,7 @@ def check_ending_reason(finish_reason: str, reason: str | None) -> str | None:
     if finish_reason not in ("give_up", "bad_problem"):
         return None
     reason = (reason or "").strip()
-    if not reason:
+    if is_blank(reason):  # "\u200b" is as empty as "   " (labeling/text_policy.py)
         raise DraftError(f"reason: {finish_reason} needs a short reason")
     if len(reason) > MAX_REASON_LENGTH:
         raise DraftError(f"reason: at most {MAX_REASON_LENGTH} characters")

@@ -5,10 +5,21 @@ The policy (docs/formats.md, "Text and size limits"): a text is accepted when it
 of Unicode scalar values, i.e. it has no surrogate code point U+D800-U+DFFF (JSON's `\\ud83d`
 escape on its own decodes to one; UTF-8 cannot encode it and PostgreSQL refuses it), and no
 control character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) except tab, line feed and
-carriage return (a browser sends a text area's line breaks as CR LF). NUL is a control
-character: PostgreSQL cannot store it in text or jsonb, SQLite can, and the two databases must
-behave the same, so neither gets it. Everything else (any script, math symbols, emoji written
-as a surrogate *pair* in JSON, private-use characters) is accepted as it is, never rewritten.
+carriage return (a browser sends a text area's line breaks as CR LF), and no bidirectional
+override, embedding or isolate control (U+202A-U+202E, U+2066-U+2069): one of them reorders the
+text shown after it ("\u202emoc.evil" shows as "live.com"), so a reason or a name could show
+something other than what it holds. NUL is a control character: PostgreSQL cannot store it in
+text or jsonb, SQLite can, and the two databases must behave the same, so neither gets it.
+The list is `REFUSED_CODE_POINTS` (mirrored by the phase-1 page's JavaScript). None of the
+refused characters occurs in the PRM800K, MATH or ProcessBench data (checked over the shared
+data sets, 2026-11-30: their only format characters are U+200B and U+2061), so imports refuse
+them too. Everything else (any script, math symbols, emoji written as a surrogate *pair* in
+JSON, private-use characters, zero-width spaces inside a text) is accepted as it is, never
+rewritten; pages still show user text isolated (`<bdi>`, the `isolate` template filter).
+
+Where a text must not be empty (a give-up reason, an own step, a problem), "empty" means empty
+after removing whitespace and invisible format characters (category Cf: zero-width spaces and
+joiners, the byte-order mark, the soft hyphen, bidi marks): `is_blank`.
 
 The same check covers object keys, so a record whose every value is clean but whose key holds a
 NUL is refused too. Errors name the field as a path into the record (`steps[3]`,
@@ -16,11 +27,27 @@ NUL is refused too. Errors name the field as a path into the record (`steps[3]`,
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-# Forbidden: surrogates and every Cc character but \t \n \r.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# The code points no text may hold, as inclusive (first, last) ranges: every Cc character but
+# \t \n \r, the bidi embedding and override controls (LRE RLE PDF LRO RLO), the bidi isolates
+# (LRI RLI FSI PDI), and the surrogates. The one list of the server's refused characters, kept
+# here so that JavaScript checking a text before it is sent (the phase-1 page) can mirror it.
+REFUSED_CODE_POINTS: tuple[tuple[int, int], ...] = (
+    (0x00, 0x08),
+    (0x0B, 0x0C),
+    (0x0E, 0x1F),
+    (0x7F, 0x9F),
+    (0x202A, 0x202E),
+    (0x2066, 0x2069),
+    (0xD800, 0xDFFF),
+)
+_FORBIDDEN = re.compile(
+    "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in REFUSED_CODE_POINTS) + "]"
+)
+_BIDI = {*range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 _CONTROL_NAMES = {0: "NUL", 0x7F: "DEL"}
 _TEXT_SETTING = "IMPORT_MAX_TEXT_CHARS"
 
@@ -69,6 +96,11 @@ def _describe(char: str) -> str:
     code = ord(char)
     if 0xD800 <= code <= 0xDFFF:
         return f"a lone surrogate (U+{code:04X}): not valid Unicode text"
+    if code in _BIDI:
+        return (
+            f"the bidirectional control U+{code:04X} ({unicodedata.name(char)}): it reorders "
+            "the text shown after it"
+        )
     name = _CONTROL_NAMES.get(code)
     shown = f"U+{code:04X}" + (f" ({name})" if name else "")
     return f"the control character {shown}: only tab and line breaks are allowed"
@@ -81,6 +113,27 @@ def text_problem(text: str) -> str | None:
     if found is None:
         return None
     return f"contains {_describe(found.group())} (at character {found.start() + 1})"
+
+
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def shown_safely(text: str) -> str:
+    """`text` as a page shows it: each bidi override, embedding or isolate control written as
+    "[U+202E]" (so a stored "\\u202emoc.evil" reads "[U+202E]moc.evil", not "live.com"), and a
+    non-empty text of only invisible characters spelt out ("[U+200B]"), so it is not a blank.
+    Texts stored before the policy refused them can hold these; new ones cannot."""
+    if text and not text.isspace() and is_blank(text):
+        return "".join(char if char.isspace() else f"[U+{ord(char):04X}]" for char in text)
+    return _BIDI_CONTROL.sub(lambda found: f"[U+{ord(found.group()):04X}]", text)
+
+
+def is_blank(text: str) -> bool:
+    """Whether `text` is empty once whitespace and invisible format characters (Unicode
+    category Cf: U+200B zero-width space, U+200D joiner, U+FEFF byte-order mark, U+00AD soft
+    hyphen, bidi marks and controls...) are removed: what "a non-empty text is required" means.
+    Stops at the first visible character."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)
 
 
 def check_text(

@@ -13,8 +13,8 @@ Two answer conventions are recognised, as in the data this platform labels:
 
 Steps are the text split at a separator (a blank line by default, PRM800K's and ProcessBench's
 step layout), each stripped, empty ones dropped. Characters the platform never stores (control
-characters but tab and line feed, lone surrogates: labeling.text_policy) are removed first, so
-a model that emits them cannot make a write fail.
+characters but tab and line feed, bidi controls, lone surrogates: labeling.text_policy) are
+removed first, so a model that emits them cannot make a write fail.
 """
 
 import re
@@ -23,16 +23,19 @@ from dataclasses import dataclass, field
 from labeling.answers import final_answer as answer_of_steps
 from labeling.answers import last_boxed
 from labeling.prm800k import ANSWER_MARKER
-from labeling.text_policy import ImportLimits
+from labeling.text_policy import REFUSED_CODE_POINTS, ImportLimits
 
 OK = "ok"
 NO_STEPS = "no_steps"  # nothing but whitespace (or a stop string at once)
 NO_ANSWER = "no_answer"  # steps, but neither a `# Answer` line nor a \boxed{}
 STATUSES = (OK, NO_STEPS, NO_ANSWER)
 
-# The platform's text policy (labeling.text_policy): no Cc character but \t \n \r, no surrogate.
+# The platform's text policy (labeling.text_policy.REFUSED_CODE_POINTS): no Cc character but
+# \t \n \r, no bidi control, no surrogate.
 # \r goes too: CR LF becomes LF so that a blank line is "\n\n" whatever the model wrote.
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSTORABLE = re.compile(
+    "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in REFUSED_CODE_POINTS) + "]"
+)
 _ANSWER_LINE = re.compile(r"^[ \t]*#[ \t]*Answer[ \t]*:?[ \t]*$", re.MULTILINE | re.IGNORECASE)
 # "The final answer is X." up to the sentence's end: a full stop before a space or the end (not
 # a decimal point), or the end of the line. Two linear patterns, not one: a lazy answer followed

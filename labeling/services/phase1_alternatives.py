@@ -24,7 +24,7 @@ from labeling.models import (
     Project,
 )
 from labeling.services.prm800k_fields import SOURCE_PHASE1
-from labeling.text_policy import TextError, check_text
+from labeling.text_policy import TextError, check_text, is_blank
 
 PRM800K_ALTERNATIVES = "PRM800K phase-1 record"  # NextStepAlternatives.source of imported ones
 MAX_ALTERNATIVE_LENGTH = 5000  # characters of one proposed step
@@ -42,7 +42,7 @@ def _checked_texts(texts, where: str) -> list[str]:
     if len(texts) > MAX_ALTERNATIVES:
         raise ApplicationError(f"{where}: {len(texts)} steps; at most {MAX_ALTERNATIVES}")
     for i, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or is_blank(text):
             raise ApplicationError(f"{where}[{i}]: must be a non-empty string")
         try:
             check_text(text, f"{where}[{i}]", MAX_ALTERNATIVE_LENGTH)

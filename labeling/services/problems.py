@@ -11,6 +11,7 @@ from labeling.models import Problem
 from labeling.record_files import BadRecords, iter_records, validated_records
 from labeling.services.prm800k import project_get_or_create, sha256
 from labeling.services.solution_staging import PROBLEM_STATISTICS
+from labeling.text_policy import is_blank
 
 # The verl copies of MATH append this instruction to every problem (../shared/data/DATA.md).
 PROMPT_SUFFIX = " Let's think step by step and output the final answer within \\boxed{}."
@@ -66,7 +67,7 @@ def _text(record: dict, key: str, required: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{key}: must be a string, got {type(value).__name__}")
-    if required and not value.strip():
+    if required and is_blank(value):
         raise ValueError(f"{key}: empty")
     return value
 

@@ -42,7 +42,7 @@ from labeling.services.prm800k import (
 )
 from labeling.services.problems import strip_prompt_suffix
 from labeling.services.solution_staging import StagedImport
-from labeling.text_policy import ImportLimits, check_count
+from labeling.text_policy import ImportLimits, check_count, is_blank
 
 SOURCE_PROCESSBENCH = "processbench"
 SOURCE_IMPORT = "import"
@@ -108,13 +108,13 @@ def solution_record(record, limits: ImportLimits | None = None) -> SolutionRecor
     if problem_id is not None and (not _is_int(problem_id) or not 1 <= problem_id <= MAX_ID):
         raise ValueError("problem_id: must be a positive integer (a problem's id)")
     if problem_external_id is not None and (
-        not isinstance(problem_external_id, str) or not problem_external_id.strip()
+        not isinstance(problem_external_id, str) or is_blank(problem_external_id)
     ):
         raise ValueError("problem_external_id: must be a non-empty string")
     _optional_str(record, "problem_external_id", SHORT_TEXT)
     referenced = problem_id is not None or problem_external_id is not None
     if (problem is not None or not referenced) and (
-        not isinstance(problem, str) or not problem.strip()
+        not isinstance(problem, str) or is_blank(problem)
     ):
         raise ValueError(
             "problem: missing (give problem, problem_id or problem_external_id)"

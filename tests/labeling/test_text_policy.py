@@ -9,10 +9,13 @@ import pytest
 from labeling.record_files import BOM, iter_json_lines, iter_records, loads
 from labeling.services.prm800k import steps_json
 from labeling.text_policy import (
+    REFUSED_CODE_POINTS,
     ImportLimits,
     TextError,
     check_strings,
     check_text,
+    is_blank,
+    shown_safely,
     text_problem,
 )
 
@@ -52,10 +55,60 @@ def test_accepted_text(text):
         ("\x7f", "contains the control character U+007F (DEL)"),
         ("\x85", "contains the control character U+0085"),  # C1: next line
         ("\x9f", "contains the control character U+009F"),
+        # bidi controls reorder what follows: "\u202emoc.evil" shows as "live.com" (issue 13)
+        (
+            "\u202emoc.evil",
+            "contains the bidirectional control U+202E (RIGHT-TO-LEFT OVERRIDE): it reorders the "
+            "text shown after it (at character 1)",
+        ),
+        ("ab\u202a", "contains the bidirectional control U+202A (LEFT-TO-RIGHT EMBEDDING)"),
+        ("\u202c", "contains the bidirectional control U+202C (POP DIRECTIONAL FORMATTING)"),
+        ("\u2066x", "contains the bidirectional control U+2066 (LEFT-TO-RIGHT ISOLATE)"),
+        ("\u2069", "contains the bidirectional control U+2069 (POP DIRECTIONAL ISOLATE)"),
     ],
 )
 def test_refused_text_says_what_and_where(text, problem):
     assert text_problem(text).startswith(problem)
+
+
+def test_the_refused_list_is_one_constant_the_regex_follows():
+    """Catches a refused character that the documented list (what JavaScript mirrors) and the
+    check disagree on: every code point in REFUSED_CODE_POINTS is refused, its neighbours not."""
+    for first, last in REFUSED_CODE_POINTS:
+        for code in (first, last):
+            assert text_problem(chr(code)) is not None, hex(code)
+        for code in (first - 1, last + 1):
+            if code >= 0 and not any(a <= code <= b for a, b in REFUSED_CODE_POINTS):
+                assert text_problem(chr(code)) is None, hex(code)
+
+
+def test_bidi_controls_in_an_imported_record_are_refused_by_path():
+    """Catches an import that stores a direction override (the same policy as posted text)."""
+    with pytest.raises(TextError, match=r"^steps\[1\]: contains the bidirectional control U\+202E"):
+        check_strings({"steps": ["fine", "\u202eevil"]}, 100)
+
+
+@pytest.mark.parametrize(
+    ("text", "blank"),
+    [
+        ("", True),
+        ("   \n\t", True),
+        ("\u200b", True),  # zero-width space: passed the old `.strip()` test (issue 13)
+        (" \u200c\u200d\ufeff\u00ad\u2060\u200e\u200f ", True),  # joiners, BOM, soft hyphen
+        ("\u200bx", False),
+        ("π", False),
+    ],
+)
+def test_is_blank_ignores_whitespace_and_invisible_format_characters(text, blank):
+    assert is_blank(text) is blank
+
+
+def test_shown_safely_makes_bidi_controls_and_invisible_names_visible():
+    """Catches a stored "\\u202emoc.evil" showing as "live.com" or a "\\u200b" name as a blank."""
+    assert shown_safely("\u202emoc.evil") == "[U+202E]moc.evil"
+    assert shown_safely("\u200b") == "[U+200B]"
+    assert shown_safely("a\u200bb ≥ عربى") == "a\u200bb ≥ عربى"  # visible text kept as it is
+    assert shown_safely("  ") == "  "
 
 
 def test_check_strings_names_the_field_by_its_path():
@@ -214,3 +267,19 @@ def test_steps_json_is_json_dumps():
     steps = ['a "quoted" \\ step', "é ≥ 😀", "tab\there\n", "", "\u2028"]
     assert steps_json(steps) == json.dumps(steps)
     assert steps_json([]) == json.dumps([])
+
+
+def test_texts_required_non_empty_refuse_invisible_only_text():
+    """Catches a phase-1 own step, an imported problem or candidate solution whose text is only
+    a zero-width space passing as non-empty (it passed `.strip()`; issue 13)."""
+    from labeling.phase1_rules import DraftError, parse_positions
+    from labeling.services.problems import problem_record
+    from labeling.services.solutions import solution_record
+
+    with pytest.raises(DraftError, match=r"^steps\[0\]\.human: your own step is empty"):
+        parse_positions([{"ratings": [], "human": "\u200b\ufeff"}])
+    with pytest.raises(ValueError, match=r"^problem: empty"):
+        problem_record({"problem": "\u200b", "answer": "1"})
+    with pytest.raises(ValueError, match=r"^problem: must be a non-empty string"):
+        solution_record({"problem": "\u2060 ", "steps": ["One.", "# Answer\n\n1"]})
+    assert problem_record({"problem": "x\u200b", "answer": "1"}).text == "x\u200b"

@@ -19,6 +19,8 @@ BAD = [
     ("an escape \x1b[31m", "U+001B"),
     ("nul \x00", "U+0000"),
     ("a lone \ud83d surrogate", "surrogate"),
+    ("\u202emoc.evil", "U+202E"),  # shown as "live.com": a bidi override (issue 13)
+    ("an isolate \u2067", "U+2067"),
 ]
 
 
@@ -50,6 +52,18 @@ def test_a_give_up_reason_outside_the_policy_is_refused(assignment, text, what):
     )
     assert response.status_code == 400
     assert "reason" in response.json()
+    assert Labeling.objects.get(pk=pk).status == LabelingStatus.DRAFT
+
+
+@pytest.mark.parametrize("text", ["\u200b", " \u200b\ufeff\u2060 ", "\u00ad\u200d"])
+def test_a_give_up_reason_of_invisible_characters_only_is_empty(assignment, text):
+    """Was: 200, a reason of a zero-width space passed the non-empty check that "   " fails."""
+    client, pk = assignment
+    response = post_json(
+        client, f"/api/assignments/{pk}/submit/", {"finish_reason": "give_up", "reason": text}
+    )
+    assert response.status_code == 400, response.content
+    assert "reason" in response.content.decode()
     assert Labeling.objects.get(pk=pk).status == LabelingStatus.DRAFT
 
 

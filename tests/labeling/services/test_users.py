@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from labeling.errors import ApplicationError
 from labeling.models import ApiToken, Membership, Role, User
 from labeling.services.users import user_create
-from tests.factories import ProjectFactory
+from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +49,84 @@ def test_add_user_command_prints_the_token(capsys):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/projects/").status_code == 200
+
+
+# Names that hide or spoof (issue 13, "hostile text"): markup, an invisible name (a blank row on
+# the members page, yet it could get a token), a right-to-left override ("live.com" shown),
+# and others Django's user-name rule refuses. Each was accepted by every way of making a user.
+HOSTILE_NAMES = [
+    "<b>x</b>",
+    "\u200b",
+    "\u202emoc.evil",
+    "ann\u200d",
+    "two words",
+    "nul\x00",
+    "a" * 151,
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_user_create_refuses_names_that_hide_or_spoof(name):
+    """Catches a user made with a name outside Django's rule or the text policy."""
+    with pytest.raises(ApplicationError, match=r"^username: "):
+        user_create(username=name, role=Role.ANNOTATOR)
+    assert not User.objects.exists()
+
+
+def test_user_create_keeps_names_djangos_rule_accepts():
+    for name in ("ann.lee+1@example.org", "josé_ñ-2", "李明"):
+        user, _ = user_create(username=name, role=Role.ANNOTATOR)
+        assert user.username == name
+
+
+@pytest.mark.parametrize("name", ["<b>x</b>", "\u200b", "\u202emoc.evil"])
+def test_add_user_refuses_names_that_hide_or_spoof(name):
+    """Catches `manage.py add_user` creating (and printing a token for) such a name."""
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=r"^username: "):
+        call_command("add_user", name, "--role", "annotator")
+    assert not User.objects.exists() and not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["<b>x</b>", "\u200b", "\u202emoc.evil"])
+def test_the_members_form_refuses_names_that_hide_or_spoof(client, name):
+    """Catches the members page's "Add or invite a member" creating such an account."""
+    project = ProjectFactory()
+    lead = UserFactory(role=Role.LEAD)
+    project.members.add(lead)
+    client.force_login(lead)
+    response = client.post(
+        f"/projects/{project.pk}/members/", {"username": name, "role": "annotator"}
+    )
+    assert response.status_code == 400
+    errors = response.context["add_form"].errors
+    assert "username" in errors, errors
+    assert list(User.objects.values_list("username", flat=True)) == [lead.username]
+
+
+def test_membership_add_refuses_such_names_too():
+    from labeling.services.projects import membership_add
+
+    with pytest.raises(ApplicationError, match=r"^username: "):
+        membership_add(project=ProjectFactory(), username="\u202emoc.evil", role="annotator")
+    assert not User.objects.exists()
+
+
+def test_the_admin_cannot_rename_a_user_to_such_a_name(client):
+    """Catches a rename through Django's admin (its forms apply the model's name validator)."""
+    admin = UserFactory(role=Role.LEAD, is_staff=True, is_superuser=True)
+    user = UserFactory(username="ann")
+    client.force_login(admin)
+    response = client.post(
+        f"/admin/labeling/user/{user.pk}/change/",
+        {
+            "username": "\u202emoc.evil",
+            "role": "annotator",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 200  # the form again, with its error
+    user.refresh_from_db()
+    assert user.username == "ann"
