@@ -17,7 +17,7 @@
       this.$("own-form").addEventListener("submit", (event) => {
         event.preventDefault();
         const text = this.$("own-text").value;
-        if (!text.trim()) {
+        if (SL.isBlank(text)) {  // "\u200b" is as empty as "  " (text-policy.js)
           this.ownError("Write your step first.");
           return;
         }

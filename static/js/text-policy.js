@@ -2,10 +2,12 @@
  * and size limits"), checked in the page before a text is taken, so a refused text stays in
  * its form, editable, with the reason next to it.
  *
- * REFUSED is the one list of refused characters on the page's side, the server's `_FORBIDDEN`
- * on its side: surrogate code points U+D800-U+DFFF (a lone one is not valid Unicode; a
- * well-formed pair in a JavaScript string is one astral character and is accepted) and every
- * control character (Unicode Cc) but tab, line feed and carriage return. The two are tied
+ * REFUSED is the one list of refused characters on the page's side, the server's
+ * `REFUSED_CODE_POINTS` on its side: surrogate code points U+D800-U+DFFF (a lone one is not
+ * valid Unicode; a well-formed pair in a JavaScript string is one astral character and is
+ * accepted), every control character (Unicode Cc) but tab, line feed and carriage return, and
+ * the bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069). isBlank()
+ * is the server's is_blank() (whitespace as Python's str.isspace, and Unicode Cf). They are tied
  * by tests/browser/test_phase1_own_step.py (test_the_page_refuses_exactly_what_the_server_
  * refuses), which runs every code point through both: a change to one list fails it until the
  * other follows. textProblem() words its answer as the server's text_problem() does.
@@ -14,9 +16,24 @@
   "use strict";
 
   // Refused: U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+007F-U+009F (control
-  // characters but \t \n \r) and U+D800-U+DFFF when not part of a pair.
-  const REFUSED = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  // characters but \t \n \r), the bidi controls U+202A-U+202E and U+2066-U+2069, and
+  // U+D800-U+DFFF when not part of a pair.
+  const REFUSED = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
   const NAMES = { 0: "NUL", 0x7f: "DEL" };
+  // the Unicode names of the bidi controls (Python's unicodedata.name on the server)
+  const BIDI = {
+    0x202a: "LEFT-TO-RIGHT EMBEDDING",
+    0x202b: "RIGHT-TO-LEFT EMBEDDING",
+    0x202c: "POP DIRECTIONAL FORMATTING",
+    0x202d: "LEFT-TO-RIGHT OVERRIDE",
+    0x202e: "RIGHT-TO-LEFT OVERRIDE",
+    0x2066: "LEFT-TO-RIGHT ISOLATE",
+    0x2067: "RIGHT-TO-LEFT ISOLATE",
+    0x2068: "FIRST STRONG ISOLATE",
+    0x2069: "POP DIRECTIONAL ISOLATE",
+  };
+  // Python's str.isspace() characters, and every format character (Cf)
+  const BLANK = /^[\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\p{Cf}]*$/u;
 
   function hex(code) {
     return "U+" + code.toString(16).toUpperCase().padStart(4, "0");
@@ -25,6 +42,12 @@
   function describe(code) {
     if (code >= 0xd800 && code <= 0xdfff) {
       return "a lone surrogate (" + hex(code) + "): not valid Unicode text";
+    }
+    if (BIDI[code]) {
+      return (
+        "the bidirectional control " + hex(code) + " (" + BIDI[code] + "): it reorders " +
+        "the text shown after it"
+      );
     }
     const name = NAMES[code];
     return (
@@ -55,7 +78,14 @@
     return textProblem(text);
   }
 
+  /* Whether `text` is empty once whitespace and invisible format characters are removed: the
+   * server's is_blank(), what "a non-empty text is required" means. */
+  function isBlank(text) {
+    return BLANK.test(text);
+  }
+
   window.StepLabeling = Object.assign(window.StepLabeling || {}, {
+    isBlank: isBlank,
     textProblem: textProblem,
     checkText: checkText,
   });

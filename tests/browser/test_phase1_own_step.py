@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from labeling.models import Labeling
 from labeling.phase1_rules import MAX_OWN_STEP_LENGTH
-from labeling.text_policy import check_text, text_problem
+from labeling.text_policy import check_text, is_blank, text_problem
 from tests.browser.conftest import log_in, start_task, wait_saved
 from tests.browser.test_phase1_page import alternative, phase1_setup  # noqa: F401 (fixture)
 
@@ -19,6 +19,8 @@ REFUSED = {
     "NUL": ('"a\\u0000b"', "U+0000 (NUL)"),
     "lone surrogate": ('"smile \\ud83d"', "lone surrogate (U+D83D)"),
     "100,000 characters": ('"x".repeat(100000)', "100,000 characters"),
+    "bidi override": ('"\\u202emoc.evil"', "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    "only a zero-width space": ('"\\u200b"', "Write your step first."),
 }
 
 
@@ -140,3 +142,22 @@ def test_the_page_refuses_exactly_what_the_server_refuses(page, phase1_setup):  
     with pytest.raises(ValueError) as refused:
         check_text(too_long, "human", MAX_OWN_STEP_LENGTH)
     assert refused.value.problem == said
+
+
+def test_the_page_and_the_server_agree_on_what_is_blank(page, phase1_setup):  # noqa: F811
+    """Ties text-policy.js isBlank() to labeling/text_policy.py is_blank() over every code point
+    of the Basic Multilingual Plane, alone and padded with spaces: an own step of only a
+    zero-width space (U+200B) was taken by the page (`trim()` keeps it) and refused by the
+    server. Catches the two rules drifting apart."""
+    log_in(page)
+    start_task(page)
+    page_blank = page.evaluate(
+        "(() => { const out = []; for (let c = 0; c < 0x10000; c++) {"
+        " if (window.StepLabeling.isBlank(' ' + String.fromCharCode(c) + ' ')) out.push(c); }"
+        " return out; })()"
+    )
+    server_blank = [
+        c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF and is_blank(f" {chr(c)} ")
+    ]
+    assert page_blank == server_blank
+    assert 0x200B in page_blank and ord("x") not in page_blank
