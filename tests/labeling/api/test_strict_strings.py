@@ -10,15 +10,26 @@ The annotator requests are sent with the fast path on and off from the same stat
 database DATABASE_URL names (SQLite and PostgreSQL answer alike)."""
 
 import pytest
+from django.urls import get_resolver
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from active_learning.models import LoopSettings, Run
+from labeling.input_rules import (
+    JsonBooleanField,
+    JsonIntegerField,
+    JsonNumberField,
+    JsonStringMixin,
+    KnownFieldsSerializer,
+)
 from labeling.models import Adjudication, ApiToken, ExportJob, Role
+from labeling.serializers import JsonProjectField
 from tests.factories import LabelingFactory, ProjectFactory, SolutionFactory, UserFactory
 
 from . import test_annotator_unknown_fields as annotator
 from .research_helpers import client_for
 from .test_fast_path import P
+from .test_input_bounds import _subclasses
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +199,49 @@ def test_a_loop_text_field_takes_only_a_json_string(path, method, body, where):
     assert answer == [STRING]
     assert not Run.objects.exists()
     assert list(LoopSettings.objects.filter(project=project).values()) == before
+
+
+# --- the guard ------------------------------------------------------------------------------
+
+# JSON bodies only: the import job is multipart/form-data, whose fields are all text
+FORM_SERIALIZERS = {"labeling.serializers.ImportJobSerializer"}
+STRICT = (
+    (serializers.CharField, JsonStringMixin),
+    (serializers.IntegerField, JsonIntegerField),
+    (serializers.FloatField, JsonNumberField),
+    (serializers.BooleanField, JsonBooleanField),
+    (serializers.RelatedField, JsonProjectField),
+)
+
+
+def _loose_fields(serializer, prefix=""):
+    for name, field in serializer.fields.items():
+        if field.read_only:
+            continue
+        while isinstance(field, serializers.ListField):
+            field = field.child
+        if isinstance(field, serializers.Serializer):
+            yield from _loose_fields(field, f"{prefix}{name}.")
+            continue
+        for loose, strict in STRICT:
+            if isinstance(field, loose) and not isinstance(field, strict):
+                yield f"{prefix}{name}"
+
+
+def test_every_json_write_field_takes_only_its_json_type():
+    """Every writable string, integer, number, boolean and project field of every JSON write
+    serializer (a KnownFieldsSerializer: the write APIs' inputs), nested ones and list items
+    included, is the strict field of labeling.input_rules. Catches the next input added as a
+    DRF CharField or IntegerField, which would take 5 as "5" or "5" as 5."""
+    get_resolver().url_patterns  # import every view module, and with it every serializer  # noqa: B018
+    loose, checked = [], 0
+    for cls in _subclasses(KnownFieldsSerializer):
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        if name in FORM_SERIALIZERS or (
+            issubclass(cls, serializers.ModelSerializer) and not hasattr(cls, "Meta")
+        ):
+            continue
+        checked += 1
+        loose += [f"{name}.{field}" for field in _loose_fields(cls(context={"request": None}))]
+    assert checked > 10
+    assert not loose, loose
