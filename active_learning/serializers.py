@@ -25,6 +25,7 @@ from labeling.input_rules import (
     JsonBooleanField,
     JsonIntegerField,
     JsonNumberField,
+    JsonStringField,
     KnownFieldsSerializer,
     column_bounds,
     text_policy,
@@ -117,7 +118,7 @@ class TrainOverridesSerializer(KnownFieldsSerializer):
     gradient_checkpointing = JsonBooleanField(required=False)
     packing = JsonBooleanField(required=False)
     precision = serializers.ChoiceField(choices=Precision.choices, required=False)
-    attn_implementation = serializers.CharField(required=False, max_length=32)
+    attn_implementation = JsonStringField(required=False, max_length=32)
     warmup_ratio = JsonNumberField(required=False, **field_bounds("train.warmup_ratio"))
     weight_decay = JsonNumberField(required=False, **field_bounds("train.weight_decay"))
     evals_per_epoch = JsonIntegerField(required=False, min_value=1, max_value=1000)
@@ -128,7 +129,7 @@ class GeneratorOptionsSerializer(KnownFieldsSerializer):
     and bounds here; the template and the rest are checked by the service (400 naming the
     field). Every field is optional: the defaults are the service's."""
 
-    model = serializers.CharField(
+    model = JsonStringField(
         required=False,
         allow_blank=True,
         max_length=200,
@@ -146,18 +147,18 @@ class GeneratorOptionsSerializer(KnownFieldsSerializer):
     max_new_tokens = JsonIntegerField(required=False, min_value=1, max_value=MAX_NEW_TOKENS)
     seed = JsonIntegerField(required=False, min_value=0, max_value=INT32[1])
     batch_size = JsonIntegerField(required=False, min_value=1, max_value=4096)
-    prompt_template = serializers.CharField(
+    prompt_template = JsonStringField(
         required=False,
         max_length=20_000,
         trim_whitespace=False,
         validators=[text_policy],
         help_text="str.format text with {problem}; literal braces doubled",
     )
-    step_separator = serializers.CharField(
+    step_separator = JsonStringField(
         required=False, max_length=100, trim_whitespace=False, validators=[text_policy]
     )
     stop = serializers.ListField(
-        child=serializers.CharField(max_length=200, trim_whitespace=False),
+        child=JsonStringField(max_length=200, trim_whitespace=False),
         required=False,
         max_length=20,
     )
@@ -166,7 +167,7 @@ class GeneratorOptionsSerializer(KnownFieldsSerializer):
         help_text="only problems with fewer than samples_per_problem unlabeled candidates",
     )
     use_chat_template = JsonBooleanField(required=False)
-    device = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    device = JsonStringField(required=False, allow_blank=True, max_length=20)
 
 
 class GenerateSerializer(GeneratorOptionsSerializer):
@@ -198,7 +199,7 @@ class RunTriggerSerializer(KnownFieldsSerializer):
     seed = JsonIntegerField(required=False, **column_bounds(LoopSettings, "seed"))
     training_mode = serializers.ChoiceField(choices=TrainingMode.choices, required=False)
     epochs = JsonIntegerField(required=False, **_run_bounds("epochs"))
-    backbone = serializers.CharField(
+    backbone = JsonStringField(
         required=False, allow_blank=True, max_length=500, validators=[text_policy]
     )
     keep_layers = JsonIntegerField(

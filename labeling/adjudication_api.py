@@ -9,7 +9,13 @@ from rest_framework.views import APIView
 
 from labeling import review_selectors
 from labeling.api_serializers import ERROR, DisagreementQueueSerializer, SideBySideSerializer
-from labeling.input_rules import INT32, JsonIntegerField, KnownFieldsSerializer, text_policy
+from labeling.input_rules import (
+    INT32,
+    JsonIntegerField,
+    JsonStringField,
+    KnownFieldsSerializer,
+    text_policy,
+)
 from labeling.models import Solution
 from labeling.permissions import IsLead, IsLeadOrResearcher, lead_project, research_project
 from labeling.services.adjudication import adjudication_record
@@ -24,7 +30,7 @@ class SolutionAdjudicationApi(APIView):
         first_error = JsonIntegerField(
             min_value=-1, max_value=32_767, help_text="0-based step of the first error; -1: none"
         )
-        note = serializers.CharField(
+        note = JsonStringField(
             required=False, allow_blank=True, max_length=2000, validators=[text_policy]
         )
 

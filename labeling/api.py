@@ -32,6 +32,7 @@ from labeling.input_rules import (
     JsonBooleanField,
     JsonIntegerField,
     JsonNumberField,
+    JsonStringField,
     KnownFieldsSerializer,
     column_bounds,
     text_policy,
@@ -47,9 +48,9 @@ from labeling.services.quality import gold_mark
 class AssignmentNextApi(HotPathApi):
     @extend_schema_serializer(component_name="AssignmentNext")
     class InputSerializer(KnownFieldsSerializer):
-        project = serializers.IntegerField(required=False, min_value=ID[0], max_value=ID[1])
+        project = JsonIntegerField(required=False, min_value=ID[0], max_value=ID[1])
         exclude = serializers.ListField(
-            child=serializers.IntegerField(min_value=ID[0], max_value=ID[1]),
+            child=JsonIntegerField(min_value=ID[0], max_value=ID[1]),
             required=False,
             max_length=20,
         )
@@ -155,10 +156,10 @@ class AssignmentDraftApi(HotPathApi):
     @extend_schema_serializer(component_name="Draft")
     class InputSerializer(KnownFieldsSerializer):
         steps = serializers.JSONField(required=False)
-        total_time_ms = serializers.IntegerField(
+        total_time_ms = JsonIntegerField(
             required=False, min_value=0, max_value=drafts.MAX_TOTAL_TIME_MS
         )
-        revision = serializers.IntegerField(required=False, min_value=0, max_value=INT32[1])
+        revision = JsonIntegerField(required=False, min_value=0, max_value=INT32[1])
 
         def validate(self, attrs):
             if "steps" not in attrs and "total_time_ms" not in attrs:
@@ -206,13 +207,13 @@ class AssignmentSubmitApi(HotPathApi):
     @extend_schema_serializer(component_name="Submit")
     class InputSerializer(KnownFieldsSerializer):
         finish_reason = serializers.ChoiceField(choices=FinishReason.choices)
-        reason = serializers.CharField(
+        reason = JsonStringField(
             required=False, allow_blank=True, max_length=2000, validators=[text_policy]
         )
-        total_time_ms = serializers.IntegerField(
+        total_time_ms = JsonIntegerField(
             required=False, min_value=0, max_value=drafts.MAX_TOTAL_TIME_MS
         )
-        revision = serializers.IntegerField(required=False, min_value=0, max_value=INT32[1])
+        revision = JsonIntegerField(required=False, min_value=0, max_value=INT32[1])
 
     @extend_schema(
         summary="Finish a task",

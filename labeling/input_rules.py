@@ -13,10 +13,11 @@ the same request differently. The ranges below are PostgreSQL's, the narrower on
 - `KnownFieldsSerializer` refuses a field the serializer does not declare (DRF drops it
   silently, so a misspelt option would run with its default); the rule itself, shared with the
   annotator API's fast path and its step objects, is labeling/known_fields.py.
-- `JsonIntegerField`, `JsonNumberField` and `JsonBooleanField` take only the JSON type they
-  name (no "2", 2.0 or true for an integer; no "true", 1 or "yes" for a boolean): one rule
-  for every write API's integers, shares and booleans, labeling's and the loop's
-  (labeling/json_types.py, which the loop's rule table uses too).
+- `JsonIntegerField`, `JsonNumberField`, `JsonBooleanField` and `JsonStringField` take only
+  the JSON type they name (no "2", 2.0 or true for an integer; no "true", 1 or "yes" for a
+  boolean; no 5 for a string): one rule for every write API's integers, shares, booleans and
+  strings, labeling's and the loop's (labeling/json_types.py, which the loop's rule table
+  uses too). Query-string filters stay loose: a query string has only strings.
 - A test walks every serializer, form and filter of the project and fails on an integer input
   without both bounds (tests/labeling/api/test_input_bounds.py).
 """
@@ -28,7 +29,13 @@ from django.db import models
 from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
-from labeling.json_types import is_json_bool, is_json_integer, is_json_number, json_kind
+from labeling.json_types import (
+    is_json_bool,
+    is_json_integer,
+    is_json_number,
+    is_json_string,
+    json_kind,
+)
 from labeling.known_fields import unknown_fields
 from labeling.text_policy import text_problem
 
@@ -161,9 +168,31 @@ class JsonBooleanField(serializers.BooleanField):
         return data
 
 
+class JsonStringMixin:
+    """Before a CharField's own checks: only a JSON string (DRF's CharField stores the number
+    5 as "5"); anything else is a 400 naming the field and saying what was expected. null and
+    "" are the field's `allow_null` / `allow_blank` as before (DRF checks them first)."""
+
+    default_error_messages = {"strict": "Expected a JSON string, got {kind}."}
+
+    def to_internal_value(self, data):
+        if not is_json_string(data):
+            self.fail("strict", kind=json_kind(data))
+        return super().to_internal_value(data)
+
+
+class JsonStringField(JsonStringMixin, serializers.CharField):
+    """A text field that takes only a JSON string (not 5 or 2.5). Options as `CharField`."""
+
+
 def _strict_json(field_class: type) -> type:
-    """The strict JSON field standing in for DRF's `field_class` (its integer, float and
-    boolean fields); any other unchanged."""
+    """The strict JSON field standing in for DRF's `field_class` (its integer, float, boolean
+    and text fields; a CharField subclass such as EmailField keeps its own checks after the
+    string one); any other unchanged."""
+    if field_class is serializers.CharField:
+        return JsonStringField
+    if issubclass(field_class, serializers.CharField):
+        return type(f"Json{field_class.__name__}", (JsonStringMixin, field_class), {})
     for loose, strict in (
         (serializers.BooleanField, JsonBooleanField),
         (serializers.IntegerField, JsonIntegerField),
@@ -176,9 +205,9 @@ def _strict_json(field_class: type) -> type:
 
 class ColumnBoundsModelSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose integer fields keep to their column's range and whose text
-    fields keep to the text policy, on every database, and whose integer, float and boolean
+    fields keep to the text policy, on every database, and whose integer, float, boolean and text
     model fields take only the JSON type (JsonIntegerField, JsonNumberField,
-    JsonBooleanField)."""
+    JsonBooleanField, JsonStringField)."""
 
     serializer_field_mapping = {
         model_field: _strict_json(field_class)

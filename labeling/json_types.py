@@ -1,10 +1,11 @@
 """The one rule for the JSON types a write API takes (no Django): an integer is a JSON integer
 (not "2", 2.0 or true, which Python counts as 1), a number a finite JSON number (not a string,
-a boolean, NaN or an infinity), a boolean JSON true or false (not "true", 1, 0, "yes" or null).
+a boolean, NaN or an infinity), a boolean JSON true or false (not "true", 1, 0, "yes" or null),
+a string a JSON string (not 5 or 2.5, which DRF's CharField stores as "5" and "2.5").
 
 Used by the serializer fields of labeling/input_rules.py (`JsonIntegerField`,
-`JsonNumberField`, `JsonBooleanField`: every integer, share and boolean of the settings,
-adjudication and loop APIs), by the loop settings' rule table
+`JsonNumberField`, `JsonBooleanField`, `JsonStringField`: every integer, share, boolean and
+string of the write APIs), by the loop settings' rule table
 (active_learning/loop/settings_rules.py: the form, the API and run_params) and, as
 `type(value) is bool` inline, by the step rules of the annotator API's hot path
 (labeling/rating_rules.py, labeling/phase1_rules.py).
@@ -26,6 +27,11 @@ def is_json_number(value) -> bool:
 def is_json_bool(value) -> bool:
     """True or False exactly (a decoded JSON boolean)."""
     return type(value) is bool
+
+
+def is_json_string(value) -> bool:
+    """A str (a decoded JSON string)."""
+    return type(value) is str
 
 
 def json_kind(value) -> str:

@@ -10,7 +10,7 @@ from labeling import selectors
 from labeling.api import _valid_input
 from labeling.api_serializers import ERROR, UNKNOWN_REFUSED, Output
 from labeling.errors import NotFound
-from labeling.input_rules import INT32, KnownFieldsSerializer
+from labeling.input_rules import INT32, JsonIntegerField, KnownFieldsSerializer
 from labeling.services import drafts, phase1
 
 
@@ -88,10 +88,10 @@ class Phase1TaskApi(APIView):
             help_text='one per step position: {"ratings": [-1|0|1|null], "flagged": [bool], '
             '"chosen": int|null, "human": str|null, "shown": int}',
         )
-        total_time_ms = serializers.IntegerField(
+        total_time_ms = JsonIntegerField(
             required=False, min_value=0, max_value=drafts.MAX_TOTAL_TIME_MS
         )
-        revision = serializers.IntegerField(required=False, min_value=0, max_value=INT32[1])
+        revision = JsonIntegerField(required=False, min_value=0, max_value=INT32[1])
 
         def validate(self, attrs):
             if "steps" not in attrs and "total_time_ms" not in attrs:

@@ -12,9 +12,12 @@ from labeling.input_rules import (
     INT64,
     ColumnBoundsModelSerializer,
     JsonBooleanField,
+    JsonIntegerField,
+    JsonStringField,
     KnownFieldsSerializer,
     text_policy,
 )
+from labeling.json_types import is_json_integer, json_kind
 from labeling.models import (
     ApiToken,
     ExportFormat,
@@ -168,9 +171,22 @@ class ProjectField(serializers.PrimaryKeyRelatedField):
         return research_projects(self.context["request"].user)
 
 
+class JsonProjectField(ProjectField):
+    """`ProjectField` for a JSON body: the project's id only as a JSON integer (DRF's
+    related field looks up "1" as 1). The import job's multipart form keeps `ProjectField`:
+    a form has only strings."""
+
+    default_error_messages = {"strict": "Expected a JSON integer, got {kind}."}
+
+    def to_internal_value(self, data):
+        if not is_json_integer(data):
+            self.fail("strict", kind=json_kind(data))
+        return super().to_internal_value(data)
+
+
 class ExportFiltersSerializer(KnownFieldsSerializer):
-    generation = serializers.IntegerField(required=False, min_value=-1, max_value=INT32[1])
-    labeler = serializers.CharField(required=False, max_length=150, validators=[text_policy])
+    generation = JsonIntegerField(required=False, min_value=-1, max_value=INT32[1])
+    labeler = JsonStringField(required=False, max_length=150, validators=[text_policy])
     submitted_after = serializers.DateTimeField(required=False)
     submitted_before = serializers.DateTimeField(required=False)
     finish_reason = serializers.ListField(
@@ -195,7 +211,7 @@ class ExportFiltersSerializer(KnownFieldsSerializer):
 
 
 class ExportJobSerializer(KnownFieldsSerializer, serializers.ModelSerializer):
-    project = ProjectField()
+    project = JsonProjectField()
     format = serializers.ChoiceField(choices=ExportFormat.choices)
     filters = ExportFiltersSerializer(required=False)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
@@ -308,6 +324,6 @@ class NewApiTokenSerializer(ApiTokenSerializer):
 
 
 class TokenObtainSerializer(KnownFieldsSerializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, style={"input_type": "password"})
-    name = serializers.CharField(max_length=100, default="script", validators=[text_policy])
+    username = JsonStringField(max_length=150)
+    password = JsonStringField(max_length=4096, style={"input_type": "password"})
+    name = JsonStringField(max_length=100, default="script", validators=[text_policy])
