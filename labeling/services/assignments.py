@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -42,6 +42,8 @@ from labeling.models import (
 )
 from labeling.services.claims import claim_fast, next_regular
 from labeling.services.leases import (
+    MAX_HELD,
+    held_drafts,
     lease_is_fresh,
     lease_minutes_until,
     lease_until,
@@ -127,9 +129,15 @@ def assignment_next(
 ) -> NextTask:
     """The annotator's next task (see the module docstring for the rule). `project` (or its
     id) defaults to the annotator's first project; NotFound when they are not a member of it."""
-    rng = rng or random
     if project is not None:
         project_id = project.pk
+    try:
+        return _assignment_next(user, project_id, tuple(exclude), rng or random)
+    except IntegrityError:  # a unique draft made meanwhile by a request the lock did not cover
+        raise Conflict("Another request took a task for you at the same time; ask again.") from None
+
+
+def _assignment_next(user, project_id, exclude, rng) -> NextTask:
     now = timezone.now()
     with transaction.atomic():
         # One next-task request per annotator and project at a time (a double click must not
@@ -153,6 +161,11 @@ def assignment_next(
                 draft.project = project
                 if lease_hold(draft, now):
                     return NextTask(draft)
+        if exclude:
+            # at most MAX_HELD tasks at once: asking past that answers the newest one held
+            held = held_drafts(user, project, now)
+            if len(held) >= MAX_HELD:
+                return NextTask(held[-1])
 
         if membership.paused:
             return NextTask(None, PAUSED)
@@ -274,10 +287,16 @@ def _gold_solutions(project: Project):
     return GoldLabel.objects.filter(solution__project=project).values("solution_id")
 
 
-def _next_screening(user, project, screening_id, membership, now) -> Labeling | None:
-    done = Labeling.objects.filter(
-        project=project, labeler=user, is_screening=True, status=LabelingStatus.SUBMITTED
+def _had(user):
+    """The solutions the user holds a draft of or submitted a labeling of (of any kind): never
+    served to them again (an abandoned draft may be)."""
+    return Labeling.objects.filter(
+        labeler=user, status__in=[LabelingStatus.DRAFT, LabelingStatus.SUBMITTED]
     ).values("solution_id")
+
+
+def _next_screening(user, project, screening_id, membership, now) -> Labeling | None:
+    done = _had(user)
     item = (
         GenerationItem.objects.filter(
             generation_id=screening_id, solution_id__in=_gold_solutions(project)
@@ -310,6 +329,7 @@ def _next_quality_control(user, project, generation_id, now, rng) -> Labeling | 
         GoldLabel.objects.filter(solution__project=project)
         .exclude(solution_id__in=screening_set)
         .exclude(solution_id__in=done)
+        .exclude(solution_id__in=_had(user).filter(status=LabelingStatus.DRAFT))
         .values_list("solution_id", flat=True)
     )
     if not choices:

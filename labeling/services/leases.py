@@ -17,6 +17,20 @@ from labeling.services.hints import task_hint_arm
 LEASE_RENEW_AFTER = timedelta(seconds=60)
 
 
+# Tasks an annotator holds at once in a project: the one open plus one look-ahead (the task page
+# fetches the next task while the current one is finished, excluding the current one).
+MAX_HELD = 2
+
+
+def held_drafts(user: User, project: Project, now: datetime) -> list[Labeling]:
+    """The user's drafts in `project` whose lease is live at `now`, oldest first (one query)."""
+    return list(
+        Labeling.objects.filter(
+            project=project, labeler=user, status=LabelingStatus.DRAFT, lease_expires_at__gt=now
+        ).order_by("id")
+    )
+
+
 def lease_until(project: Project, now: datetime) -> datetime:
     return lease_minutes_until(project.lease_minutes, now)
 
