@@ -48,6 +48,7 @@ from labeling.services.leases import (
     lease_minutes_until,
     lease_until,
     lock_solution_blocking,
+    look_ahead,
     new_draft,
     slots_taken,
     slots_wanted,
@@ -174,7 +175,7 @@ def _assignment_next(user, project_id, exclude, rng) -> NextTask:
         if screening_id is not None and membership.screening_status != ScreeningStatus.PASSED:
             labeling = _next_screening(user, project, screening_id, membership, now)
             if labeling is not None:
-                return NextTask(labeling)
+                return NextTask(look_ahead(labeling, exclude, now))
             if membership.screening_status == ScreeningStatus.FAILED:
                 return NextTask(None, SCREENING_FAILED)
             if membership.screening_status != ScreeningStatus.PASSED:
@@ -186,11 +187,13 @@ def _assignment_next(user, project_id, exclude, rng) -> NextTask:
         if project.qc_rate > 0 and rng.random() < project.qc_rate:
             labeling = _next_quality_control(user, project, generation_id, now, rng)
             if labeling is not None:
-                return NextTask(labeling)
+                return NextTask(look_ahead(labeling, exclude, now))
         labeling = claim_fast(user, project, generation_id, now)
         if labeling is None:
             labeling = next_regular(user, project, generation_id, now)
-        return NextTask(labeling, "" if labeling else NOTHING_LEFT)
+        if labeling is None:
+            return NextTask(None, NOTHING_LEFT)
+        return NextTask(look_ahead(labeling, exclude, now))
 
 
 _MEMBERSHIP_SQL = """

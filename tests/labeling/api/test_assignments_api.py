@@ -336,3 +336,31 @@ def test_a_unique_draft_race_is_a_409_not_a_500(both_paths, project, annotator, 
     response = next_task(client_for(annotator))
     assert response.status_code == 409 and "ask again" in response.json()["detail"]
     assert not Labeling.objects.filter(labeler=annotator).exists()
+
+
+def test_an_unopened_look_ahead_holds_its_slot_briefly(both_paths, project, annotator, client):
+    """Catches a look-ahead lease held for the project's full lease (30 minutes) after the tab
+    that prefetched it closed: until it is opened it holds LOOK_AHEAD_LEASE; the page's
+    prefetch (X-Look-Ahead) does not open it; opening it (the API detail, the page) does."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.services.leases import LOOK_AHEAD_LEASE
+
+    api = client_for(annotator)
+    current = next_task(api).json()["id"]
+    full = timedelta(minutes=project.lease_minutes)
+    lease = Labeling.objects.get(pk=current).lease_expires_at
+    assert lease - timezone.now() > full - timedelta(minutes=1)  # an ordinary task: full lease
+    ahead = next_task(api, project=project.pk, exclude=[current]).json()["id"]
+
+    def left():
+        return Labeling.objects.get(pk=ahead).lease_expires_at - timezone.now()
+
+    assert left() <= LOOK_AHEAD_LEASE < full
+    client.force_login(annotator)
+    page = client.get(f"/tasks/{ahead}/", HTTP_HX_REQUEST="true", HTTP_X_LOOK_AHEAD="1")
+    assert page.status_code == 200 and left() <= LOOK_AHEAD_LEASE
+    assert api.get(f"/api/assignments/{ahead}/").status_code == 200
+    assert left() > full - timedelta(minutes=1)
