@@ -126,6 +126,9 @@
     },
 
     goNext() {
+      // "nothing for you" learned before this submit may be out of date now (the screening
+      // result, a look-ahead refused while the last screening question was open): ask again
+      if (this.next && this.next.none) this.next = null;
       const ready = this.next ? Promise.resolve(this.next) : this.prefetchNext();
       return ready.then((next) => {
         if (next && next.html) {
