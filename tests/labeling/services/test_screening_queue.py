@@ -125,3 +125,17 @@ def test_one_give_up_among_correct_answers_counts_as_wrong_steps():
     membership = Membership.objects.get(user=user)
     assert membership.screening_status == ScreeningStatus.FAILED
     assert membership.screening_score == pytest.approx(3 / 5)
+
+
+def test_a_held_regular_task_requeued_in_a_newer_generation_is_not_served_again():
+    """Every source skips a solution the annotator holds: here the disagreement queue's item
+    (a newer generation's item wanting one more labeling) for the task they hold open."""
+    project = make_project(solutions=2, overlap=2)
+    user = annotator(project)
+    held = assignment_next(user=user, project=project).labeling
+    newer = Generation.objects.create(project=project, number=1)
+    GenerationItem.objects.create(generation=newer, solution=held.solution, rank=1, wanted=3)
+    other = SolutionFactory(problem__project=project, steps=list(STEPS))
+    GenerationItem.objects.create(generation=newer, solution=other, rank=2)
+    ahead = assignment_next(user=user, project=project, exclude=(held.pk,)).labeling
+    assert ahead.solution_id == other.pk
