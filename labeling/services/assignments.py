@@ -3,8 +3,9 @@
 A task in progress is a draft `Labeling` of the annotator (its id is the assignment id) holding a
 lease on its slot. The next-task rule, in order (issue "Assignment queue"):
 
-1. the annotator's own unfinished task (an expired lease is taken back if the slot is still free,
-   else the draft is closed as abandoned, kept but never exported);
+1. the annotator's own unfinished task not in `exclude` (an expired lease is taken back if the
+   slot is still free, else the draft is closed as abandoned, kept but never exported); with
+   MAX_HELD live tasks held, all excluded, the newest of them (no third lease);
 2. screening questions, until the annotator has passed screening (a project without a screening
    set skips this; failing it ends the annotator's work in the project);
 3. with probability = the project's QC rate, a gold question they have not done in this
@@ -12,6 +13,10 @@ lease on its slot. The next-task rule, in order (issue "Assignment queue"):
 4. otherwise the highest-priority solution of the current generation that still needs
    labelings, that they have never labeled, and that is not held by `overlap` live leases plus
    submitted labelings. Priority is selection order (`GenerationItem.rank`), then age.
+
+No source makes a draft of a solution the annotator holds or submitted (a gold question answered
+in an earlier generation aside); a task made with a non-empty `exclude` is a look-ahead with a
+short lease until opened (leases.look_ahead).
 
 Atomicity: each candidate solution row is locked (`SELECT ... FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so concurrent requests spread over candidates instead of queueing) and its slots are
