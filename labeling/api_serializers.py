@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from labeling.models import FinishReason, LabelingStatus
 
-KINDS = ["task", "quality_control", "screening"]
+KINDS = ["task", "screening"]  # a quality-control question is a "task" to its annotator
 ERROR = OpenApiResponse(description="Bad input or a state that does not allow this.")
 # the annotator API's write endpoints (labeling/known_fields.py), appended to their descriptions
 UNKNOWN_REFUSED = (

@@ -20,6 +20,8 @@ from labeling.models import (
     Membership,
     Problem,
     Project,
+    Role,
+    ScreeningStatus,
     Solution,
     User,
 )
@@ -155,11 +157,10 @@ def assignment_to_open(user: User, assignment_id: int) -> Labeling:
 
 
 def assignment_kind(labeling: Labeling) -> str:
-    if labeling.is_screening:
-        return "screening"
-    if labeling.is_quality_control:
-        return "quality_control"
-    return "task"
+    """What the annotator API says a task is: `screening` or `task`. A quality-control (gold)
+    question is a `task` to the annotator who answers it (telling them would let them treat
+    gold questions differently); leads and researchers see `is_quality_control` on labelings."""
+    return "screening" if labeling.is_screening else "task"
 
 
 def assignment_view(labeling: Labeling) -> dict:
@@ -247,8 +248,12 @@ def queue_overview(project: Project) -> dict:
         project=project, status=LabelingStatus.DRAFT, lease_expires_at__gt=now
     )
     in_progress_solutions = live.values("solution_id")
+    memberships = Membership.objects.filter(project=project, user__role=Role.ANNOTATOR)
     generations = []
     for generation in project.generations.order_by("number"):
+        if generation.number == Generation.SCREENING:
+            generations.append({"generation": generation, **_screening_counts(memberships, live)})
+            continue
         items = GenerationItem.objects.filter(generation=generation)
         counts = items.aggregate(
             total=Count("id"),
@@ -266,7 +271,7 @@ def queue_overview(project: Project) -> dict:
         for labeling in live.select_related("labeler").order_by("created_at")
     ]
     annotators = []
-    memberships = Membership.objects.filter(project=project).select_related("user")
+    memberships = memberships.select_related("user")
     qc = {
         row["labeler_id"]: row
         for row in Labeling.objects.filter(
@@ -287,6 +292,24 @@ def queue_overview(project: Project) -> dict:
         "annotators": annotators,
         "quality_control": quality_control_setup(project),
     }
+
+
+def _screening_counts(memberships, live) -> dict:
+    """The screening row of the queue page counts annotators (every annotator answers every
+    screening question, so its items never close): done = passed or failed (the statistics
+    page's screening result), in progress = not finished and holding a screening question,
+    waiting = the other annotators. Two queries."""
+    counts = memberships.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=~Q(screening_status=ScreeningStatus.PENDING)),
+    )
+    counts["in_progress"] = (
+        memberships.filter(screening_status=ScreeningStatus.PENDING)
+        .filter(user_id__in=live.filter(is_screening=True).values("labeler_id"))
+        .count()
+    )
+    counts["waiting"] = counts["total"] - counts["done"] - counts["in_progress"]
+    return counts
 
 
 def quality_control_setup(project: Project) -> dict:

@@ -22,6 +22,7 @@ from labeling.models import (
     LabelingStatus,
     Membership,
     Project,
+    Role,
 )
 
 AGREEMENT_REASONS = (FinishReason.FOUND_ERROR, FinishReason.SOLUTION)
@@ -247,8 +248,9 @@ def _agreement(data: _Data) -> dict:
 
 
 def _quality_control(project: Project, labelings) -> list[dict]:
-    """Per labeler: gold questions answered, mean step agreement with gold, share with the
-    first Negative where gold has it, and the screening result."""
+    """Per annotator (leads and researchers are members but never screened): gold questions
+    answered, mean step agreement with gold, share with the first Negative where gold has it,
+    and the screening result."""
     rows = {
         row["labeler_id"]: row
         for row in labelings.filter(Q(is_quality_control=True) | Q(is_screening=True))
@@ -263,7 +265,8 @@ def _quality_control(project: Project, labelings) -> list[dict]:
         )
     }
     result = []
-    for membership in Membership.objects.filter(project=project).select_related("user"):
+    annotators = Membership.objects.filter(project=project, user__role=Role.ANNOTATOR)
+    for membership in annotators.select_related("user"):
         row = rows.get(membership.user_id, {})
         result.append(
             {

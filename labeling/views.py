@@ -84,7 +84,8 @@ def _display_steps(texts: list[str]) -> list[dict]:
 def task(request, assignment_id: int):
     """The task page; an htmx request gets just the task (used to swap in the next task)."""
     labeling = selectors.assignment_for_user(request.user, assignment_id)  # NotFound: 404
-    labeling = assignments.assignment_open(labeling=labeling)
+    if request.headers.get("X-Look-Ahead") != "1":  # the look-ahead's prefetch is no opening:
+        labeling = assignments.assignment_open(labeling=labeling)  # its lease stays short
     labeling = hints.assignment_hint_record(labeling=labeling)
     if phase1.is_phase1_task(labeling):  # no pre-generated steps: labeling/phase1_views.py
         return phase1_views.task_page(request, labeling)

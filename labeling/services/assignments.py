@@ -3,8 +3,9 @@
 A task in progress is a draft `Labeling` of the annotator (its id is the assignment id) holding a
 lease on its slot. The next-task rule, in order (issue "Assignment queue"):
 
-1. the annotator's own unfinished task (an expired lease is taken back if the slot is still free,
-   else the draft is closed as abandoned, kept but never exported);
+1. the annotator's own unfinished task not in `exclude` (an expired lease is taken back if the
+   slot is still free, else the draft is closed as abandoned, kept but never exported); with
+   MAX_HELD live tasks held, all excluded, the newest of them (no third lease);
 2. screening questions, until the annotator has passed screening (a project without a screening
    set skips this; failing it ends the annotator's work in the project);
 3. with probability = the project's QC rate, a gold question they have not done in this
@@ -12,6 +13,10 @@ lease on its slot. The next-task rule, in order (issue "Assignment queue"):
 4. otherwise the highest-priority solution of the current generation that still needs
    labelings, that they have never labeled, and that is not held by `overlap` live leases plus
    submitted labelings. Priority is selection order (`GenerationItem.rank`), then age.
+
+No source makes a draft of a solution the annotator holds or submitted (a gold question answered
+in an earlier generation aside); a task made with a non-empty `exclude` is a look-ahead with a
+short lease until opened (leases.look_ahead).
 
 Atomicity: each candidate solution row is locked (`SELECT ... FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so concurrent requests spread over candidates instead of queueing) and its slots are
@@ -23,7 +28,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -42,10 +47,13 @@ from labeling.models import (
 )
 from labeling.services.claims import claim_fast, next_regular
 from labeling.services.leases import (
+    MAX_HELD,
+    held_drafts,
     lease_is_fresh,
     lease_minutes_until,
     lease_until,
     lock_solution_blocking,
+    look_ahead,
     new_draft,
     slots_taken,
     slots_wanted,
@@ -127,9 +135,15 @@ def assignment_next(
 ) -> NextTask:
     """The annotator's next task (see the module docstring for the rule). `project` (or its
     id) defaults to the annotator's first project; NotFound when they are not a member of it."""
-    rng = rng or random
     if project is not None:
         project_id = project.pk
+    try:
+        return _assignment_next(user, project_id, tuple(exclude), rng or random)
+    except IntegrityError:  # a unique draft made meanwhile by a request the lock did not cover
+        raise Conflict("Another request took a task for you at the same time; ask again.") from None
+
+
+def _assignment_next(user, project_id, exclude, rng) -> NextTask:
     now = timezone.now()
     with transaction.atomic():
         # One next-task request per annotator and project at a time (a double click must not
@@ -153,6 +167,11 @@ def assignment_next(
                 draft.project = project
                 if lease_hold(draft, now):
                     return NextTask(draft)
+        if exclude:
+            # at most MAX_HELD tasks at once: asking past that answers the newest one held
+            held = held_drafts(user, project, now)
+            if len(held) >= MAX_HELD:
+                return NextTask(held[-1])
 
         if membership.paused:
             return NextTask(None, PAUSED)
@@ -161,7 +180,7 @@ def assignment_next(
         if screening_id is not None and membership.screening_status != ScreeningStatus.PASSED:
             labeling = _next_screening(user, project, screening_id, membership, now)
             if labeling is not None:
-                return NextTask(labeling)
+                return NextTask(look_ahead(labeling, exclude, now))
             if membership.screening_status == ScreeningStatus.FAILED:
                 return NextTask(None, SCREENING_FAILED)
             if membership.screening_status != ScreeningStatus.PASSED:
@@ -173,11 +192,13 @@ def assignment_next(
         if project.qc_rate > 0 and rng.random() < project.qc_rate:
             labeling = _next_quality_control(user, project, generation_id, now, rng)
             if labeling is not None:
-                return NextTask(labeling)
+                return NextTask(look_ahead(labeling, exclude, now))
         labeling = claim_fast(user, project, generation_id, now)
         if labeling is None:
             labeling = next_regular(user, project, generation_id, now)
-        return NextTask(labeling, "" if labeling else NOTHING_LEFT)
+        if labeling is None:
+            return NextTask(None, NOTHING_LEFT)
+        return NextTask(look_ahead(labeling, exclude, now))
 
 
 _MEMBERSHIP_SQL = """
@@ -274,10 +295,16 @@ def _gold_solutions(project: Project):
     return GoldLabel.objects.filter(solution__project=project).values("solution_id")
 
 
-def _next_screening(user, project, screening_id, membership, now) -> Labeling | None:
-    done = Labeling.objects.filter(
-        project=project, labeler=user, is_screening=True, status=LabelingStatus.SUBMITTED
+def _had(user):
+    """The solutions the user holds a draft of or submitted a labeling of (of any kind): never
+    served to them again (an abandoned draft may be)."""
+    return Labeling.objects.filter(
+        labeler=user, status__in=[LabelingStatus.DRAFT, LabelingStatus.SUBMITTED]
     ).values("solution_id")
+
+
+def _next_screening(user, project, screening_id, membership, now) -> Labeling | None:
+    done = _had(user)
     item = (
         GenerationItem.objects.filter(
             generation_id=screening_id, solution_id__in=_gold_solutions(project)
@@ -310,6 +337,7 @@ def _next_quality_control(user, project, generation_id, now, rng) -> Labeling | 
         GoldLabel.objects.filter(solution__project=project)
         .exclude(solution_id__in=screening_set)
         .exclude(solution_id__in=done)
+        .exclude(solution_id__in=_had(user).filter(status=LabelingStatus.DRAFT))
         .values_list("solution_id", flat=True)
     )
     if not choices:

@@ -17,6 +17,22 @@ from labeling.services.hints import task_hint_arm
 LEASE_RENEW_AFTER = timedelta(seconds=60)
 
 
+# Tasks an annotator holds at once in a project: the one open plus one look-ahead (the task page
+# fetches the next task while the current one is finished, excluding the current one).
+MAX_HELD = 2
+# The lease of a look-ahead until it is opened (look_ahead below).
+LOOK_AHEAD_LEASE = timedelta(minutes=5)
+
+
+def held_drafts(user: User, project: Project, now: datetime) -> list[Labeling]:
+    """The user's drafts in `project` whose lease is live at `now`, oldest first (one query)."""
+    return list(
+        Labeling.objects.filter(
+            project=project, labeler=user, status=LabelingStatus.DRAFT, lease_expires_at__gt=now
+        ).order_by("id")
+    )
+
+
 def lease_until(project: Project, now: datetime) -> datetime:
     return lease_minutes_until(project.lease_minutes, now)
 
@@ -118,3 +134,16 @@ def lease_is_fresh(expires_at: datetime | None, minutes: int, now: datetime) -> 
 def lock_solution_blocking(solution_id: int) -> bool:
     Solution.objects.select_for_update().filter(pk=solution_id).values_list("pk").first()
     return True
+
+
+def look_ahead(labeling: Labeling, exclude, now) -> Labeling:
+    """`labeling`, a task the next-task rule just made. One made while `exclude` is not empty
+    is a look-ahead (the task page fetches the next task before this one is submitted): its
+    lease is cut to LOOK_AHEAD_LEASE until it is opened (assignment_open then gives it the
+    project's full lease), so a tab closed with a look-ahead unopened blocks a slot for at most
+    that long. One UPDATE, look-aheads only."""
+    if exclude:
+        lease = min(labeling.lease_expires_at, now + LOOK_AHEAD_LEASE)
+        Labeling.objects.filter(pk=labeling.pk).update(lease_expires_at=lease)
+        labeling.lease_expires_at = lease
+    return labeling

@@ -97,15 +97,23 @@ def gold_from_quality_control_records(project: Project) -> int:
     return made
 
 
+# A screening question given up or reported bad counts as answered wrongly (docs/statistics.md).
+GAVE_UP = frozenset({FinishReason.GIVE_UP, FinishReason.BAD_PROBLEM})
+
+
 def labeling_score_against_gold(labeling: Labeling) -> None:
-    """Fill a QC or screening labeling's agreement with its solution's gold (if any)."""
+    """Fill a QC or screening labeling's agreement with its solution's gold (if any); one given
+    up or reported bad scores 0 (no agreement, first error not matched)."""
     gold = GoldLabel.objects.filter(solution_id=labeling.solution_id).select_related("labeling")
     gold = gold.first()
     if gold is None:
         return
-    agreement, first_match = gold_agreement.score_labeling(
-        gold.labeling.steps, labeling.steps, phase1=not labeling.solution.steps
-    )
+    if labeling.finish_reason in GAVE_UP:  # not correct, whatever it rated before giving up
+        agreement, first_match = 0.0, False
+    else:
+        agreement, first_match = gold_agreement.score_labeling(
+            gold.labeling.steps, labeling.steps, phase1=not labeling.solution.steps
+        )
     labeling.gold_agreement = agreement
     labeling.gold_first_error_match = first_match
     labeling.save(update_fields=["gold_agreement", "gold_first_error_match", "updated_at"])
@@ -113,7 +121,8 @@ def labeling_score_against_gold(labeling: Labeling) -> None:
 
 def screening_status_update(membership: Membership) -> None:
     """Pass or fail once every screening question is answered: pooled step agreement with gold
-    against the project's pass mark."""
+    against the project's pass mark. A question given up or reported bad counts as disagreeing
+    on every step gold rated (at least one), so giving up never helps to pass."""
     project = membership.project
     questions = GenerationItem.objects.filter(
         generation__project=project,
@@ -131,9 +140,11 @@ def screening_status_update(membership: Membership) -> None:
         return
     equal = compared = 0
     for answer in answers.select_related("solution__gold__labeling"):
-        e, c = gold_agreement.agreement_counts(
-            answer.solution.gold.labeling.steps, answer.steps, phase1=not answer.solution.steps
-        )
+        gold, phase1 = answer.solution.gold.labeling.steps, not answer.solution.steps
+        if answer.finish_reason in GAVE_UP:  # wrong on every step gold rated (at least one)
+            e, c = 0, max(gold_agreement.agreement_counts(gold, gold, phase1=phase1)[1], 1)
+        else:
+            e, c = gold_agreement.agreement_counts(gold, answer.steps, phase1=phase1)
         equal, compared = equal + e, compared + c
     score = equal / compared if compared else 0.0
     membership.screening_score = score

@@ -1,7 +1,9 @@
 /* Submitting a task and moving on (methods mixed into the Task of labeling.js).
  *
  * The next task is prefetched (assignment and page HTML) as soon as the labeling is finished,
- * so Submit swaps it in at once. A submit first flushes the draft (and refuses while the draft
+ * so Submit swaps it in at once. Until swapped in, the prefetched task is a look-ahead with a
+ * short lease (its page is fetched with X-Look-Ahead, which does not open it); swapping it in
+ * opens it (GET /api/assignments/<id>/), which gives it the full lease. A submit first flushes the draft (and refuses while the draft
  * is not saved: the save status says why), then sends the finish reason with the revision the
  * page shows; a stale revision (another tab changed the draft) is refused by the server.
  * Nothing is prefetched while the page waits for its own user to sign in again (a prefetch
@@ -50,7 +52,10 @@
           }
           if (!response.ok) throw new Error(response.statusText);
           return response.json().then((data) =>
-            SL.send("GET", "/tasks/" + data.id + "/", null, { headers: { "HX-Request": "true" } })
+            // X-Look-Ahead: fetching the page does not open the task (its lease stays short)
+            SL.send("GET", "/tasks/" + data.id + "/", null, {
+              headers: { "HX-Request": "true", "X-Look-Ahead": "1" },
+            })
               .then((page) => (page.ok ? page.text() : Promise.reject(new Error(page.statusText))))
               .then((html) => ({ id: data.id, html: html }))
           );
@@ -127,10 +132,23 @@
     },
 
     goNext() {
+      // "nothing for you" learned before this submit may be out of date now (the screening
+      // result, a look-ahead refused while the last screening question was open): ask again
+      if (this.next && this.next.none) this.next = null;
       const ready = this.next ? Promise.resolve(this.next) : this.prefetchNext();
       return ready.then((next) => {
         if (next && next.html) {
           SL.swapIn(next.html, "/tasks/" + next.id + "/");
+          // now it is opened: the server gives the look-ahead the project's full lease
+          // (a look-ahead left unopened past its lease and taken by someone else is closed:
+          // then the home page offers the next task)
+          const home = this.home;
+          SL.send("GET", "/api/assignments/" + next.id + "/")
+            .then((response) => (response.ok ? response.json() : null))
+            .then((detail) => {
+              if (detail && detail.status !== "draft") window.location.assign(home);
+            })
+            .catch(() => null);
         } else if (next && next.none) {
           window.location.assign(
             this.home + "?finished=" + this.project + "&reason=" + encodeURIComponent(next.reason)

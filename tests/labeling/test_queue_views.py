@@ -83,3 +83,32 @@ def test_home_explains_why_there_is_no_next_task(client):
     Membership.objects.filter(user=user).update(paused=True)
     response = client.post(f"/projects/{project.pk}/start/", follow=True)
     assert "paused because of quality-control results" in response.content.decode()
+
+
+def test_screening_row_counts_annotators_and_only_annotators_are_listed(client):
+    """Catches the queue page's screening row saying "Waiting 2 · Done 0" after three
+    annotators finished screening (its items never close: every annotator answers them), and
+    leads and researchers listed as annotators with screening "Not finished"; the statistics
+    page's per-annotator screening list agrees."""
+    from labeling.project_stats import project_statistics
+    from tests.labeling.services.test_queue import label_with, make_screening
+
+    project = make_project(solutions=3)
+    make_screening(project, [[1, 1, 1], [1, -1]])
+    for name in ("ann1", "ann2", "ann3"):
+        user = annotator(project, username=name)
+        label_with(assignment_next(user=user, project=project).labeling, [1, 1, 1])
+        label_with(assignment_next(user=user, project=project).labeling, [1, -1])
+    annotator(project, username="ann4")  # not started
+    annotator(project, username="boss-lead", role=Role.LEAD)
+    annotator(project, username="some-researcher", role=Role.RESEARCHER)
+    client.force_login(UserFactory(role=Role.LEAD))
+    html = client.get(f"/projects/{project.pk}/queue/").content.decode()
+    screening_row = html.split("screening <span")[1].split("</tr>")[0]
+    assert "<td>1</td><td>0</td><td>3</td><td>4</td>" in screening_row  # waiting 1, done 3
+    annotators = html.split("<h2>Annotators</h2>")[1]
+    assert "ann4" in annotators
+    assert "boss-lead" not in annotators and "some-researcher" not in annotators
+    rows = project_statistics(project, fresh=True)["qc"]
+    assert sorted(row["username"] for row in rows) == ["ann1", "ann2", "ann3", "ann4"]
+    assert [row["screening"] for row in rows].count("passed") == 3

@@ -250,3 +250,117 @@ def test_session_clients_need_the_csrf_token(project, annotator):
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(annotator)
     assert client.post("/api/assignments/next/", {}, format="json").status_code == 403
+
+
+# --- the look-ahead (issue 13's breaker): exclude, screening, QC, races -----------------------
+
+
+@pytest.fixture(params=[True, False], ids=["fast_path", "drf"])
+def both_paths(request, monkeypatch):
+    from labeling.api import AssignmentNextApi
+
+    monkeypatch.setattr(AssignmentNextApi, "fast_path_enabled", request.param)
+
+
+def screening_project(golds=2):
+    from tests.labeling.services.test_queue import make_project, make_screening
+
+    project = make_project(solutions=2)
+    make_screening(project, [[1, 1, 1], [1, -1]][:golds])
+    return project
+
+
+def test_look_ahead_during_the_first_screening_question_is_not_a_500(both_paths):
+    """Catches the breaker's repro: a fresh annotator's `{}` gave screening question 31, then
+    `{"exclude": [31]}` answered a 500 HTML page (IntegrityError, one draft per solution)."""
+    from tests.labeling.services.test_queue import annotator
+
+    project = screening_project()
+    client = client_for(annotator(project))
+    first = next_task(client).json()
+    assert first["kind"] == "screening"
+    ahead = next_task(client, project=project.pk, exclude=[first["id"]])
+    assert ahead.status_code == 200
+    assert ahead.json()["kind"] == "screening" and ahead.json()["id"] != first["id"]
+    # both held and both excluded: the held look-ahead again, never a new draft or an error
+    again = next_task(client, project=project.pk, exclude=[first["id"], ahead.json()["id"]])
+    assert again.status_code == 200 and again.json()["id"] == ahead.json()["id"]
+
+
+def test_the_only_screening_question_excluded_is_204(both_paths):
+    from tests.labeling.services.test_queue import annotator
+
+    project = screening_project(golds=1)
+    client = client_for(annotator(project))
+    first = next_task(client).json()
+    response = next_task(client, project=project.pk, exclude=[first["id"]])
+    assert response.status_code == 204
+    assert response["X-No-Task-Reason"] == "nothing_left"
+
+
+def test_repeated_exclude_holds_at_most_two_leases(both_paths, project, annotator):
+    """Catches 15 live leases for one annotator from repeating next with every id so far."""
+    client = client_for(annotator)
+    seen = []
+    for _ in range(5):
+        task = next_task(client, project=project.pk, exclude=seen).json()
+        seen += [] if task["id"] in seen else [task["id"]]
+    assert Labeling.objects.filter(labeler=annotator, status=LabelingStatus.DRAFT).count() == 2
+
+
+def test_an_annotator_is_never_told_a_task_is_a_gold_question(both_paths):
+    """Catches `"kind": "quality_control"` in the annotator's answers, which told them which
+    tasks were hidden gold questions (the task page already hid it)."""
+    from tests.labeling.services.test_queue import annotator, gold_for, make_project
+
+    project = make_project(solutions=2, qc_rate=1.0)
+    gold_for(SolutionFactory(problem__project=project, steps=list(STEPS)), [1, 1, 1])
+    client = client_for(annotator(project))
+    task = next_task(client).json()
+    assert Labeling.objects.get(pk=task["id"]).is_quality_control
+    assert task["kind"] == "task"
+    assert client.get(f"/api/assignments/{task['id']}/").json()["kind"] == "task"
+
+
+def test_a_unique_draft_race_is_a_409_not_a_500(both_paths, project, annotator, monkeypatch):
+    """Catches any unique-constraint race surfacing as a 500: the next-task rule answers 409
+    ("ask again") and makes nothing."""
+    from django.db import IntegrityError
+
+    from labeling.services import assignments
+
+    def collide(*args, **kwargs):
+        raise IntegrityError("labeling_one_draft_per_solution")
+
+    monkeypatch.setattr(assignments, "claim_fast", collide)
+    response = next_task(client_for(annotator))
+    assert response.status_code == 409 and "ask again" in response.json()["detail"]
+    assert not Labeling.objects.filter(labeler=annotator).exists()
+
+
+def test_an_unopened_look_ahead_holds_its_slot_briefly(both_paths, project, annotator, client):
+    """Catches a look-ahead lease held for the project's full lease (30 minutes) after the tab
+    that prefetched it closed: until it is opened it holds LOOK_AHEAD_LEASE; the page's
+    prefetch (X-Look-Ahead) does not open it; opening it (the API detail, the page) does."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.services.leases import LOOK_AHEAD_LEASE
+
+    api = client_for(annotator)
+    current = next_task(api).json()["id"]
+    full = timedelta(minutes=project.lease_minutes)
+    lease = Labeling.objects.get(pk=current).lease_expires_at
+    assert lease - timezone.now() > full - timedelta(minutes=1)  # an ordinary task: full lease
+    ahead = next_task(api, project=project.pk, exclude=[current]).json()["id"]
+
+    def left():
+        return Labeling.objects.get(pk=ahead).lease_expires_at - timezone.now()
+
+    assert left() <= LOOK_AHEAD_LEASE < full
+    client.force_login(annotator)
+    page = client.get(f"/tasks/{ahead}/", HTTP_HX_REQUEST="true", HTTP_X_LOOK_AHEAD="1")
+    assert page.status_code == 200 and left() <= LOOK_AHEAD_LEASE
+    assert api.get(f"/api/assignments/{ahead}/").status_code == 200
+    assert left() > full - timedelta(minutes=1)

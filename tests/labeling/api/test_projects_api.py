@@ -97,7 +97,8 @@ def test_gold_never_reaches_the_annotator_in_a_quality_control_task(client):
     user = annotator(project)
     api = client_for(user)
     task = api.post("/api/assignments/next/", {"project": project.pk}, format="json").json()
-    assert task["kind"] == "quality_control" and task["solution"] == solution.pk
+    # the annotator is not told that it is a gold question
+    assert task["kind"] == "task" and task["solution"] == solution.pk
     detail = api.get(f"/api/assignments/{task['id']}/").json()
     assert detail["draft"]["steps"] == [] and detail["draft"]["reason"] == ""
     text = json.dumps(detail)
