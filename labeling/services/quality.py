@@ -97,8 +97,28 @@ def gold_from_quality_control_records(project: Project) -> int:
     return made
 
 
-# A screening question given up or reported bad counts as answered wrongly (docs/statistics.md).
+# Endings that stop before the answer: scored by gave_up_counts (docs/statistics.md).
 GAVE_UP = frozenset({FinishReason.GIVE_UP, FinishReason.BAD_PROBLEM})
+
+
+def gave_up_counts(gold_steps: list, steps: list, phase1: bool) -> tuple[int, int]:
+    """(equal, compared) of a gold or screening answer given up or reported bad, with
+    compared >= 1. Phase 2 (one fixed path): every step gold rated is compared, and each one the
+    answer left unrated counts as disagreeing, so stopping early never scores above rating
+    the remaining steps; an answer with no rating is wrong on all of them (the breaker's
+    "gave up on both screening questions and passed with 1.00"). Phase 1 (paths differ by
+    design): the proposals both rated, as for any phase-1 answer; none shared counts as
+    disagreeing on every proposal gold rated (at least one)."""
+    if phase1:
+        equal, compared = gold_agreement.agreement_counts(gold_steps, steps, phase1=True)
+        if compared:
+            return equal, compared
+        return 0, max(gold_agreement.agreement_counts(gold_steps, gold_steps, phase1=True)[1], 1)
+    gold = gold_agreement.first_ratings(gold_steps)
+    given = gold_agreement.first_ratings(steps)
+    rated = [i for i, rating in enumerate(gold) if rating is not None]
+    equal = sum(1 for i in rated if i < len(given) and given[i] == gold[i])
+    return equal, max(len(rated), 1)
 
 
 def labeling_score_against_gold(labeling: Labeling) -> None:
@@ -108,11 +128,13 @@ def labeling_score_against_gold(labeling: Labeling) -> None:
     gold = gold.first()
     if gold is None:
         return
-    if labeling.finish_reason in GAVE_UP:  # not correct, whatever it rated before giving up
-        agreement, first_match = 0.0, False
+    phase1 = not labeling.solution.steps
+    if labeling.finish_reason in GAVE_UP:  # first error not found; see gave_up_counts
+        equal, compared = gave_up_counts(gold.labeling.steps, labeling.steps, phase1)
+        agreement, first_match = equal / compared, False
     else:
         agreement, first_match = gold_agreement.score_labeling(
-            gold.labeling.steps, labeling.steps, phase1=not labeling.solution.steps
+            gold.labeling.steps, labeling.steps, phase1=phase1
         )
     labeling.gold_agreement = agreement
     labeling.gold_first_error_match = first_match
@@ -141,8 +163,8 @@ def screening_status_update(membership: Membership) -> None:
     equal = compared = 0
     for answer in answers.select_related("solution__gold__labeling"):
         gold, phase1 = answer.solution.gold.labeling.steps, not answer.solution.steps
-        if answer.finish_reason in GAVE_UP:  # wrong on every step gold rated (at least one)
-            e, c = 0, max(gold_agreement.agreement_counts(gold, gold, phase1=phase1)[1], 1)
+        if answer.finish_reason in GAVE_UP:
+            e, c = gave_up_counts(gold, answer.steps, phase1)
         else:
             e, c = gold_agreement.agreement_counts(gold, answer.steps, phase1=phase1)
         equal, compared = equal + e, compared + c

@@ -98,33 +98,37 @@ def give_up(labeling, ratings):
 
 @pytest.mark.parametrize("reason", ["give_up", "bad_problem"])
 def test_giving_up_on_screening_questions_never_passes(reason):
-    """Catches "Passed (1.00)" after giving up on both questions: a give-up with agreeing
-    ratings counted as correct and one with no ratings was not counted at all."""
+    """Catches "Passed (1.00)" after giving up on both questions: a give-up counted only the
+    steps it rated (two agreeing ratings of three: 1.00) and one with no rating was not
+    counted at all. Now every step gold rated counts, those left unrated as wrong: 2 of 5."""
     project = make_project(solutions=2, screening_pass_mark=0.75)
     make_screening(project, [[1, 1, 1], [1, -1]])
     user = annotator(project)
     first = assignment_next(user=user, project=project).labeling
-    draft_save(labeling=first, steps=[{"rating": 1, "flagged": False}] * 3)  # all agree
+    draft_save(labeling=first, steps=[{"rating": 1, "flagged": False}] * 2)  # both agree
     labeling_submit(labeling=first, finish_reason=reason, reason="no")
     give_up(assignment_next(user=user, project=project).labeling, [])
     membership = Membership.objects.get(user=user)
     assert membership.screening_status == ScreeningStatus.FAILED
-    assert membership.screening_score == 0.0
-    assert set(Labeling.objects.filter(labeler=user).values_list("gold_agreement", flat=True)) == {
-        0.0
-    }
+    assert membership.screening_score == pytest.approx(2 / 5)
+    agreements = sorted(
+        Labeling.objects.filter(labeler=user).values_list("gold_agreement", flat=True)
+    )
+    assert agreements == [0.0, pytest.approx(2 / 3)]
+    assert not Labeling.objects.filter(labeler=user, gold_first_error_match=True).exists()
 
 
-def test_one_give_up_among_correct_answers_counts_as_wrong_steps():
-    """A give-up weighs as every step gold rated, wrong: 3 right of 3 + 0 of 2 is 0.6 < 0.75."""
-    project = make_project(solutions=2, screening_pass_mark=0.75)
+def test_the_steps_a_give_up_left_unrated_count_as_wrong():
+    """3 right of 3, then a give-up rating 1 of gold's 2 steps (agreeing): 4 of 5 = 0.8, under a
+    pass mark of 0.85. The old count (only the rated steps: 4 of 4) passed it."""
+    project = make_project(solutions=2, screening_pass_mark=0.85)
     make_screening(project, [[1, 1, 1], [1, -1]])
     user = annotator(project)
     label_with(assignment_next(user=user, project=project).labeling, [1, 1, 1])
     give_up(assignment_next(user=user, project=project).labeling, [1])
     membership = Membership.objects.get(user=user)
     assert membership.screening_status == ScreeningStatus.FAILED
-    assert membership.screening_score == pytest.approx(3 / 5)
+    assert membership.screening_score == pytest.approx(4 / 5)
 
 
 def test_a_held_regular_task_requeued_in_a_newer_generation_is_not_served_again():
