@@ -133,9 +133,15 @@
 
     goNext() {
       // "nothing for you" learned before this submit may be out of date now (the screening
-      // result, a look-ahead refused while the last screening question was open): ask again
-      if (this.next && this.next.none) this.next = null;
-      const ready = this.next ? Promise.resolve(this.next) : this.prefetchNext();
+      // result, a look-ahead refused while the last screening question was open): ask again.
+      // A look-ahead still in flight was sent before the submit (it waits for the last save,
+      // not for the submit), so its answer is awaited and, when it is "nothing", asked again.
+      const early = Promise.resolve(this.next || this.prefetching);
+      const ready = early.then((next) => {
+        if (next && !next.none) return next;
+        this.next = null;
+        return this.prefetchNext();
+      });
       return ready.then((next) => {
         if (next && next.html) {
           SL.swapIn(next.html, "/tasks/" + next.id + "/");
