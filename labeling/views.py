@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labeling import charts, phase1_views, review_selectors, selectors
@@ -33,6 +34,7 @@ from labeling.services.projects import (
     project_guidelines_set,
     project_update,
 )
+from labeling.templatetags.labeling_extras import isolate
 
 
 @require_GET
@@ -264,12 +266,16 @@ def project_create_view(request):
         try:
             project = project_create(**form.cleaned_data, created_by=request.user)
         except ApplicationError as exc:
-            form.add_error("name", exc.message.removeprefix("name: "))
+            field, _, text = exc.message.partition(": ")
+            form.add_error(field if field in form.fields else None, text or exc.message)
         else:
             messages.success(
                 request,
-                f"Project {project.name} created. Add its members and guidelines, then import "
-                "problems and solutions.",
+                format_html(
+                    "Project {} created. Add its members and guidelines, then import problems "
+                    "and solutions.",
+                    isolate(project.name),  # its name could hold text in another direction
+                ),
             )
             return redirect("project-members", project_id=project.pk)
     for error in form.errors.values():

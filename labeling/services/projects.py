@@ -8,6 +8,7 @@ from labeling.errors import ApplicationError
 from labeling.json_types import is_json_bool, is_json_integer, is_json_number
 from labeling.models import Membership, Project, Role, User
 from labeling.services.quality import generation_items_recount
+from labeling.text_policy import TextError, check_text, is_blank
 
 MAX_GUIDELINES_LENGTH = 20_000  # characters; a page or two of rules, not a manual
 
@@ -27,11 +28,42 @@ EDITABLE = (
     "disagreement_confidence",
 )
 MAX_PHASE1_ALTERNATIVES = 16  # proposals at one step (PRM800K showed up to 7); the model's bound
+NAME_MAX = Project._meta.get_field("name").max_length
+MAX_DESCRIPTION_LENGTH = 20_000  # characters, as the guidelines
+
+
+def _policy_text(text: str, field: str, max_chars: int, *, required: bool = False) -> str:
+    """`text` stripped, checked against the text policy (labeling/text_policy.py) and
+    `max_chars`; `required`: refused when blank (whitespace or invisible characters only, e.g.
+    "\u200b"). ApplicationError "field: ..." otherwise."""
+    text = text.strip().replace("\r\n", "\n")
+    if required and is_blank(text):
+        raise ApplicationError(f"{field}: a project needs a name (visible characters)")
+    try:
+        check_text(text, field, max_chars)
+    except TextError as exc:
+        raise ApplicationError(str(exc)) from None
+    return text
+
+
+def project_texts_check(changes: dict) -> dict:
+    """`changes` with its "name" and "description" (where present) cleaned by the text policy:
+    a name must be visible and at most 200 characters, a description at most 20,000. The one
+    check of every way of writing them (create, settings form, API). ApplicationError."""
+    cleaned = dict(changes)
+    if "name" in cleaned:
+        cleaned["name"] = _policy_text(cleaned["name"], "name", NAME_MAX, required=True)
+    if "description" in cleaned:
+        cleaned["description"] = _policy_text(
+            cleaned["description"], "description", MAX_DESCRIPTION_LENGTH
+        )
+    return cleaned
 
 
 def project_update(*, project: Project, **changes) -> Project:
-    """Change settings; a new overlap reopens or closes queue items at once."""
-    unknown = set(changes) - set(EDITABLE)
+    """Change settings (and the name or description, under the text policy:
+    `project_texts_check`); a new overlap reopens or closes queue items at once."""
+    unknown = set(changes) - set(EDITABLE) - {"name", "description"}
     if unknown:
         raise ApplicationError(f"Not a project setting: {', '.join(sorted(unknown))}")
     problems = []
@@ -63,6 +95,11 @@ def project_update(*, project: Project, **changes) -> Project:
         problems.append("disagreement_confidence: must be above 0 and at most 1")
     if problems:
         raise ApplicationError("Invalid project settings.", details=problems)
+    changes = project_texts_check(changes)
+    if "name" in changes and (
+        Project.objects.filter(name=changes["name"]).exclude(pk=project.pk).exists()
+    ):
+        raise ApplicationError(f"name: a project named {changes['name']!r} already exists")
     with transaction.atomic():
         overlap_changed = "overlap" in changes and changes["overlap"] != project.overlap
         for key, value in changes.items():
@@ -80,15 +117,13 @@ def membership_resume(*, membership: Membership) -> None:
 
 def project_create(*, name: str, description: str = "", created_by: User) -> Project:
     """A new, empty project; its creator becomes a member. ApplicationError when the name is
-    empty, too long or taken."""
-    name = name.strip()
-    if not name:
-        raise ApplicationError("name: a project needs a name")
-    if len(name) > Project._meta.get_field("name").max_length:
-        raise ApplicationError("name: at most 200 characters")
+    blank (invisible characters only), too long, taken, or either text breaks the text policy
+    (`project_texts_check`)."""
+    texts = project_texts_check({"name": name, "description": description})
+    name = texts["name"]
     try:
         with transaction.atomic():
-            project = Project.objects.create(name=name, description=description.strip())
+            project = Project.objects.create(name=name, description=texts["description"])
             Membership.objects.create(project=project, user=created_by)
     except IntegrityError:
         raise ApplicationError(f"name: a project named {name!r} already exists") from None

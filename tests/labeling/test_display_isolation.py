@@ -84,3 +84,16 @@ def test_every_template_isolates_user_written_text():
                 if not any(word in shown for word in ("finish_reason", "form.", *_ALLOWED)):
                     raw.append(f"{path.relative_to(TEMPLATES)}:{number}: {shown}")
     assert not raw, "\n".join(raw)
+
+
+@pytest.mark.django_db
+def test_the_project_created_message_isolates_the_name(client):
+    """Catches "Project <name> created" printed with the name raw (a name in another direction
+    reorders the sentence), and the create form accepting "\\u202eevil project" or "\\u200b"."""
+    lead = UserFactory(role=Role.LEAD)
+    client.force_login(lead)
+    for name in ("\u202eevil project", "\u200b", " \u200b\u2060 "):
+        response = client.post("/projects/new/", {"name": name}, follow=True)
+        assert "New project:" in response.content.decode()
+    response = client.post("/projects/new/", {"name": "<i>Geo</i>"}, follow=True)
+    assert "Project <bdi>&lt;i&gt;Geo&lt;/i&gt;</bdi> created." in response.content.decode()

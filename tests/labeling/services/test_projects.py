@@ -10,6 +10,7 @@ from labeling.services.projects import (
     membership_remove,
     project_create,
     project_guidelines_set,
+    project_update,
 )
 from labeling.services.quality import gold_from_first_error
 from tests.factories import LabelingFactory, ProjectFactory, SolutionFactory, UserFactory
@@ -93,3 +94,28 @@ def test_gold_from_a_first_error_outside_the_solution_is_refused():
     with pytest.raises(ApplicationError, match="first_error: 2 is not a step"):
         gold_from_first_error(solution=solution, first_error=2, labeler=UserFactory())
     assert not GoldLabel.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["\u202eevil project", "\u200b", " \u200b\u2060 ", "a\x00b"])
+def test_a_project_name_must_be_visible_and_within_the_text_policy(name):
+    """Catches a project named "\\u202eevil project" (shown reversed) or only invisible
+    characters ("\\u200b": a blank name) being created or renamed to."""
+    lead = UserFactory(role=Role.LEAD)
+    with pytest.raises(ApplicationError, match=r"^name: "):
+        project_create(name=name, created_by=lead)
+    project = ProjectFactory()
+    with pytest.raises(ApplicationError, match=r"^name: "):
+        project_update(project=project, name=name)
+
+
+def test_a_project_description_is_within_the_text_policy():
+    """Catches a description holding U+202E being stored on create or on update."""
+    lead = UserFactory(role=Role.LEAD)
+    with pytest.raises(ApplicationError, match=r"^description: .*U\+202E"):
+        project_create(name="Algebra", description="see \u202eevil", created_by=lead)
+    project = ProjectFactory()
+    with pytest.raises(ApplicationError, match=r"^description: "):
+        project_update(project=project, description="x\u202e")
+    project_update(project=project, name=" Renamed ", description="ok\r\nfine")
+    project.refresh_from_db()
+    assert (project.name, project.description) == ("Renamed", "ok\nfine")
