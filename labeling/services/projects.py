@@ -131,10 +131,10 @@ def project_create(*, name: str, description: str = "", created_by: User) -> Pro
 
 
 def project_guidelines_set(*, project: Project, guidelines: str) -> Project:
-    """Replace the guidelines annotators see on the task page (plain text, line breaks kept)."""
-    guidelines = guidelines.strip().replace("\r\n", "\n")
-    if len(guidelines) > MAX_GUIDELINES_LENGTH:
-        raise ApplicationError(f"guidelines: at most {MAX_GUIDELINES_LENGTH} characters")
+    """Replace the guidelines annotators see on the task page (plain text, line breaks kept).
+    ApplicationError "guidelines: ..." past 20,000 characters or against the text policy (a
+    bidi override would reorder what every annotator reads)."""
+    guidelines = _policy_text(guidelines, "guidelines", MAX_GUIDELINES_LENGTH)
     project.guidelines = guidelines
     project.save(update_fields=["guidelines", "updated_at"])
     return project

@@ -100,3 +100,26 @@ def test_a_submitted_tasks_status_says_submitted(client, setup):
     )
     html = client.get(f"/tasks/{labeling.pk}/").content.decode()
     assert 'aria-live="polite">Submitted</span>' in html
+
+
+def test_the_task_page_shows_guidelines_isolated_and_the_policy_refuses_new_ones(client, setup):
+    """Catches guidelines holding U+202E being saved (Members -> Guidelines) and guidelines
+    stored before the policy shown raw on every task, reordering what annotators read."""
+    project, annotator = setup
+    lead = UserFactory(role=Role.LEAD)
+    project.members.add(lead)
+    client.force_login(lead)
+    response = client.post(
+        f"/projects/{project.pk}/members/", {"guidelines": "Rate \u202eevil carefully"}
+    )
+    assert response.status_code == 400 and "U+202E" in response.content.decode()
+    project.refresh_from_db()
+    assert project.guidelines == ""
+    project.guidelines = "Rate \u202eevil\ncarefully"  # stored before the policy
+    project.save()
+    client.force_login(annotator)
+    client.post(f"/projects/{project.pk}/start/")
+    labeling = Labeling.objects.get(labeler=annotator)
+    html = client.get(f"/tasks/{labeling.pk}/").content.decode()
+    assert "\u202e" not in html
+    assert '<div class="text" dir="auto"><bdi>Rate [U+202E]evil\ncarefully</bdi></div>' in html

@@ -61,7 +61,7 @@ def test_guidelines_are_kept_as_plain_text_with_a_limit():
     project_guidelines_set(project=project, guidelines="  One.\r\nTwo.  ")
     project.refresh_from_db()
     assert project.guidelines == "One.\nTwo."
-    with pytest.raises(ApplicationError, match="guidelines: at most"):
+    with pytest.raises(ApplicationError, match="guidelines: 20,001 characters; at most"):
         project_guidelines_set(project=project, guidelines="x" * 20_001)
 
 
@@ -119,3 +119,13 @@ def test_a_project_description_is_within_the_text_policy():
     project_update(project=project, name=" Renamed ", description="ok\r\nfine")
     project.refresh_from_db()
     assert (project.name, project.description) == ("Renamed", "ok\nfine")
+
+
+def test_guidelines_are_within_the_text_policy():
+    """Catches guidelines holding a bidi override (U+202E) or a NUL being stored."""
+    project = ProjectFactory()
+    for bad in ("Rate \u202eevil", "a\x00b"):
+        with pytest.raises(ApplicationError, match=r"^guidelines: contains"):
+            project_guidelines_set(project=project, guidelines=bad)
+    project_guidelines_set(project=project, guidelines=" one\r\n\ttwo ")
+    assert project.guidelines == "one\n\ttwo"
