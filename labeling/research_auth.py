@@ -50,11 +50,11 @@ def _cache_key(key_hash: str) -> str:
 def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token of `user`; returns it and its key (which is never stored)."""
     from labeling.errors import ApplicationError
+    from labeling.text_policy import TextError, check_text, is_blank
 
     name = name.strip()
-    if not name:
+    if is_blank(name):  # "\u200b" is as nameless as "" (labeling/text_policy.py)
         raise ApplicationError("A token needs a name.")
-    from labeling.text_policy import TextError, check_text
 
     try:  # the same text policy as every other stored text (the HTML form posts raw text)
         check_text(name, "name", ApiToken._meta.get_field("name").max_length)

@@ -38,7 +38,7 @@ from labeling.services.prm800k_rows import ImportResult, _Writer
 from labeling.services.prm800k_rulings import FileRulings, split_ruling
 from labeling.services.quality import generation_items_recount
 from labeling.services.solution_staging import PROBLEM_STATISTICS, SOLUTION_STATISTICS
-from labeling.text_policy import TextError, check_text
+from labeling.text_policy import TextError, check_text, is_blank
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def project_get_or_create(name: str) -> Project:
     """The project named `name` (created if missing); ApplicationError for a name that is
     empty, too long or breaks the text policy (a command-line argument can hold anything)."""
     name = name.strip()
-    if not name:
+    if is_blank(name):  # "\u200b" is no name either (labeling/text_policy.py)
         raise ApplicationError("A project name is needed.")
     try:
         check_text(name, "project", PROJECT_NAME_MAX)

@@ -201,3 +201,22 @@ def test_home_links_to_the_data_page_and_every_page_to_the_tokens():
     page = client.get("/").content.decode()
     assert f'href="/projects/{project.pk}/data/"' in page
     assert 'href="/account/tokens/"' in page
+
+
+@pytest.mark.parametrize("name", ["\u200b", " \u200b\u2060 ", "\ufeff"])
+def test_a_token_name_of_only_invisible_characters_is_refused(name):
+    """Catches POST /api/tokens/ with the name "\\u200b" answered 201: a token listed with
+    what looks like no name (the blank check was `not name.strip()`)."""
+    user = UserFactory(role=Role.RESEARCHER)
+    response = client_for(user).post("/api/tokens/", {"name": name}, format="json")
+    assert response.status_code == 400 and not ApiToken.objects.filter(user=user).exists()
+
+
+def test_an_imported_project_name_of_only_invisible_characters_is_refused():
+    """Catches `import_prm800k --project "\\u200b"` making a project with an invisible name."""
+    from labeling.errors import ApplicationError
+    from labeling.services.prm800k import project_get_or_create
+
+    with pytest.raises(ApplicationError, match="project name is needed"):
+        project_get_or_create("\u200b\u2060")
+    assert not Project.objects.exists()
