@@ -1,7 +1,7 @@
 import hashlib
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from labeling.errors import ApplicationError
@@ -130,3 +130,39 @@ def test_the_admin_cannot_rename_a_user_to_such_a_name(client):
     assert response.status_code == 200  # the form again, with its error
     user.refresh_from_db()
     assert user.username == "ann"
+
+
+@pytest.mark.parametrize("name", ["Annotator", "ANNOTATOR", "annotatoR"])
+def test_a_name_equal_to_another_but_for_case_is_refused(name):
+    """Catches `add_user Annotator` creating a second person next to "annotator" (Django
+    compares user names case-sensitively)."""
+    UserFactory(username="annotator")
+    with pytest.raises(ApplicationError, match="differing only in case"):
+        user_create(username=name, role=Role.ANNOTATOR)
+    with pytest.raises(CommandError, match="differing only in case"):
+        call_command("add_user", name, "--role", "annotator")
+    assert User.objects.count() == 1
+
+
+def test_a_non_ascii_case_twin_is_refused_on_both_databases():
+    """Catches a case check left to SQLite's iexact, which folds ASCII letters only."""
+    UserFactory(username="élise")
+    with pytest.raises(ApplicationError, match="differing only in case"):
+        user_create(username="Élise", role=Role.ANNOTATOR)
+
+
+@pytest.mark.parametrize("name", ["\u0430dmin", "p\u0430ypal", "\u03bfscar", "Ivan\u043e"])
+def test_a_name_mixing_latin_with_cyrillic_or_greek_is_refused(name):
+    """Catches "\\u0430dmin" (a Cyrillic a, then Latin) being made: it passes for "admin"."""
+    with pytest.raises(ApplicationError, match=r"^username: mixes .* letters, which can look"):
+        user_create(username=name, role=Role.ANNOTATOR)
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["\u0438\u0432\u0430\u043d", "\u03b1\u03bb\u03c6\u03b1", "jos\u00e9", "ann_2"]
+)
+def test_a_name_in_one_script_is_accepted(name):
+    """Catches the script rule refusing a plain Cyrillic, Greek or accented Latin name."""
+    user, _ = user_create(username=name, role=Role.ANNOTATOR)
+    assert user.username == name
