@@ -8,14 +8,17 @@ control character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) except tab
 carriage return (a browser sends a text area's line breaks as CR LF), and no bidirectional
 override, embedding or isolate control (U+202A-U+202E, U+2066-U+2069): one of them reorders the
 text shown after it ("\u202emoc.evil" shows as "live.com"), so a reason or a name could show
-something other than what it holds. NUL is a control character: PostgreSQL cannot store it in
+something other than what it holds; and no noncharacter (U+FDD0-U+FDEF, and U+FFFE, U+FFFF and
+the same last two of every plane up to U+10FFFF), which Unicode reserves for a program's own
+use, never for text. NUL is a control character: PostgreSQL cannot store it in
 text or jsonb, SQLite can, and the two databases must behave the same, so neither gets it.
 The list is `REFUSED_CODE_POINTS` (mirrored by the phase-1 page's JavaScript). None of the
 refused characters occurs in the PRM800K, MATH or ProcessBench data (checked over the shared
-data sets, 2026-11-30: their only format characters are U+200B and U+2061), so imports refuse
-them too. Everything else (any script, math symbols, emoji written as a surrogate *pair* in
-JSON, private-use characters, zero-width spaces inside a text) is accepted as it is, never
-rewritten; pages still show user text isolated (`<bdi>`, the `isolate` template filter).
+data sets, 2026-11-30: their only format characters are U+200B and U+2061; the noncharacters
+again when they were added, over 1.88 million strings: none), so imports refuse them too.
+Everything else (any script, math symbols, emoji written as a surrogate *pair* in JSON,
+private-use characters, zero-width spaces inside a text) is accepted as it is, never rewritten;
+pages still show user text isolated (`<bdi>`, the `isolate` template filter).
 
 Where a text must not be empty (a give-up reason, an own step, a problem), "empty" means empty
 after removing whitespace and invisible format characters (category Cf: zero-width spaces and
@@ -33,8 +36,11 @@ from typing import Any
 
 # The code points no text may hold, as inclusive (first, last) ranges: every Cc character but
 # \t \n \r, the bidi embedding and override controls (LRE RLE PDF LRO RLO), the bidi isolates
-# (LRI RLI FSI PDI), and the surrogates. The one list of the server's refused characters, kept
-# here so that JavaScript checking a text before it is sent (the phase-1 page) can mirror it.
+# (LRI RLI FSI PDI), the surrogates, and the noncharacters (U+FDD0-U+FDEF and the last two code
+# points of every plane, U+FFFE U+FFFF ... U+10FFFF: Unicode keeps them out of interchanged
+# text; U+FFFE is a byte-swapped byte-order mark). The one list of the server's refused
+# characters, kept here so that JavaScript checking a text before it is sent (the phase-1 page)
+# can mirror it.
 REFUSED_CODE_POINTS: tuple[tuple[int, int], ...] = (
     (0x00, 0x08),
     (0x0B, 0x0C),
@@ -43,6 +49,8 @@ REFUSED_CODE_POINTS: tuple[tuple[int, int], ...] = (
     (0x202A, 0x202E),
     (0x2066, 0x2069),
     (0xD800, 0xDFFF),
+    (0xFDD0, 0xFDEF),
+    *((plane + 0xFFFE, plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000)),
 )
 _FORBIDDEN = re.compile(
     "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in REFUSED_CODE_POINTS) + "]"
@@ -101,6 +109,8 @@ def _describe(char: str) -> str:
             f"the bidirectional control U+{code:04X} ({unicodedata.name(char)}): it reorders "
             "the text shown after it"
         )
+    if 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE:
+        return f"the noncharacter U+{code:04X}: not meant for text"
     name = _CONTROL_NAMES.get(code)
     shown = f"U+{code:04X}" + (f" ({name})" if name else "")
     return f"the control character {shown}: only tab and line breaks are allowed"

@@ -6,7 +6,8 @@
  * `REFUSED_CODE_POINTS` on its side: surrogate code points U+D800-U+DFFF (a lone one is not
  * valid Unicode; a well-formed pair in a JavaScript string is one astral character and is
  * accepted), every control character (Unicode Cc) but tab, line feed and carriage return, and
- * the bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069). isBlank()
+ * the bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069), and the
+ * noncharacters (U+FDD0-U+FDEF, the last two code points of every plane). isBlank()
  * is the server's is_blank() (whitespace as Python's str.isspace, and Unicode Cf). They are tied
  * by tests/browser/test_phase1_own_step.py (test_the_page_refuses_exactly_what_the_server_
  * refuses), which runs every code point through both: a change to one list fails it until the
@@ -16,9 +17,11 @@
   "use strict";
 
   // Refused: U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+007F-U+009F (control
-  // characters but \t \n \r), the bidi controls U+202A-U+202E and U+2066-U+2069, and
-  // U+D800-U+DFFF when not part of a pair.
-  const REFUSED = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  // characters but \t \n \r), the bidi controls U+202A-U+202E and U+2066-U+2069, the
+  // noncharacters U+FDD0-U+FDEF, U+FFFE, U+FFFF and U+1FFFE ... U+10FFFF (the last two of
+  // every plane: as a pair, a high surrogate whose low 6 bits are all 1 before U+DFFE or
+  // U+DFFF), and U+D800-U+DFFF when not part of a pair.
+  const REFUSED = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
   const NAMES = { 0: "NUL", 0x7f: "DEL" };
   // the Unicode names of the bidi controls (Python's unicodedata.name on the server)
   const BIDI = {
@@ -49,6 +52,9 @@
         "the text shown after it"
       );
     }
+    if ((code >= 0xfdd0 && code <= 0xfdef) || (code & 0xfffe) === 0xfffe) {
+      return "the noncharacter " + hex(code) + ": not meant for text";
+    }
     const name = NAMES[code];
     return (
       "the control character " + hex(code) + (name ? " (" + name + ")" : "") +
@@ -63,7 +69,7 @@
     const found = REFUSED.exec(text);
     if (!found) return null;
     const position = Array.from(text.slice(0, found.index)).length + 1;
-    return "contains " + describe(found[0].charCodeAt(0)) + " (at character " + position + ")";
+    return "contains " + describe(found[0].codePointAt(0)) + " (at character " + position + ")";
   }
 
   /* textProblem() and a length limit in characters (code points, as the server counts). */

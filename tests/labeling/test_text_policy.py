@@ -65,6 +65,13 @@ def test_accepted_text(text):
         ("\u202c", "contains the bidirectional control U+202C (POP DIRECTIONAL FORMATTING)"),
         ("\u2066x", "contains the bidirectional control U+2066 (LEFT-TO-RIGHT ISOLATE)"),
         ("\u2069", "contains the bidirectional control U+2069 (POP DIRECTIONAL ISOLATE)"),
+        # noncharacters: accepted by the page and the server before (a tester's own step)
+        ("a\uffff", "contains the noncharacter U+FFFF: not meant for text (at character 2)"),
+        ("\ufffe", "contains the noncharacter U+FFFE: not meant for text"),
+        ("\ufdd0", "contains the noncharacter U+FDD0: not meant for text"),
+        ("\ufdef", "contains the noncharacter U+FDEF: not meant for text"),
+        ("\U0001fffe", "contains the noncharacter U+1FFFE: not meant for text"),
+        ("x\U0010ffff", "contains the noncharacter U+10FFFF: not meant for text"),
     ],
 )
 def test_refused_text_says_what_and_where(text, problem):
@@ -78,8 +85,21 @@ def test_the_refused_list_is_one_constant_the_regex_follows():
         for code in (first, last):
             assert text_problem(chr(code)) is not None, hex(code)
         for code in (first - 1, last + 1):
-            if code >= 0 and not any(a <= code <= b for a, b in REFUSED_CODE_POINTS):
+            if 0 <= code <= 0x10FFFF and not any(a <= code <= b for a, b in REFUSED_CODE_POINTS):
                 assert text_problem(chr(code)) is None, hex(code)
+
+
+def test_noncharacters_are_refused_in_every_plane_and_nothing_else_is_new():
+    """Catches a noncharacter (U+FDD0-U+FDEF, U+xFFFE, U+xFFFF) accepted in any plane, and a
+    character next to them (U+FDCF, U+FDF0, U+FFFD, U+1FFFD) refused by mistake."""
+    for plane in range(17):
+        for low in (0xFFFE, 0xFFFF):
+            assert "noncharacter" in text_problem(chr(plane * 0x10000 + low))
+        assert text_problem(chr(plane * 0x10000 + 0xFFFD)) is None
+    assert all("noncharacter" in text_problem(chr(c)) for c in range(0xFDD0, 0xFDF0))
+    assert text_problem("\ufdcf\ufdf0") is None
+    with pytest.raises(TextError, match=r"^steps\[0\]: contains the noncharacter U\+FFFF"):
+        check_strings({"steps": ["ok\uffff"]}, 100)
 
 
 def test_bidi_controls_in_an_imported_record_are_refused_by_path():
