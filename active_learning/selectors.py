@@ -1,5 +1,7 @@
 """Reads for the loop's pages and API: runs, generations and model versions of a project."""
 
+import json
+
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
@@ -53,7 +55,8 @@ def run_param_rows(params: dict | None, prefix: str = "") -> list[tuple[str, str
     """A run's parameters (Run.params, as `loop.params.run_params` records them) as (name,
     value) rows for a page: nested dicts flattened to dotted names (`train.epochs`), booleans
     as yes/no, None and empty values (an empty nested dict too) as an em dash, lists
-    comma-joined, everything else as str()."""
+    comma-joined, a text of whitespace only (a step separator "\\n\\n") as its JSON string
+    literal so it is not blank, everything else as str()."""
     rows: list[tuple[str, str]] = []
     for name, value in (params or {}).items():
         key = f"{prefix}{name}"
@@ -67,6 +70,8 @@ def run_param_rows(params: dict | None, prefix: str = "") -> list[tuple[str, str
 def _param_text(value) -> str:
     if value is None or value in ("", {}, [], ()):
         return "—"
+    if isinstance(value, str) and not value.strip():
+        return json.dumps(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):

@@ -62,7 +62,8 @@ def problems(python: str, addr: str) -> list[str]:
     if isinstance(host_port, str):
         found.append(host_port)
     else:
-        with socket.socket() as sock:
+        family = socket.AF_INET6 if ":" in host_port[0] else socket.AF_INET
+        with socket.socket(family) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(host_port)
@@ -75,10 +76,15 @@ def problems(python: str, addr: str) -> list[str]:
 def addr_parse(addr: str) -> tuple[str, int] | str:
     """DEMO_ADDR as (host, port), or a sentence saying what is wrong with it: HOST:PORT with a
     non-empty host and a port from 1 to 65535 (port 0, "any free port", would leave the printed
-    URL wrong)."""
+    URL wrong). An IPv6 host is written in brackets, `[::1]:8000` (as gunicorn's --bind and a
+    URL take it); the host returned is without them, for a bind with AF_INET6."""
     host, sep, port = addr.rpartition(":")
     if not sep or not host:
         return f"DEMO_ADDR={addr!r}: expected HOST:PORT, e.g. 127.0.0.1:8000"
+    if host.startswith("[") and host.endswith("]") and len(host) > 2:
+        host = host[1:-1]
+    elif ":" in host or "[" in host or "]" in host:
+        return f"DEMO_ADDR={addr!r}: write an IPv6 host in brackets, e.g. [::1]:8000"
     if not port.isascii() or not port.isdigit():
         return f"DEMO_ADDR={addr!r}: the port {port!r} is not a number (expected HOST:PORT)"
     if not 1 <= int(port) <= 65535:

@@ -63,11 +63,16 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # an empty 405 (a GET on a form-only URL) outside /api/: the styled page (config/error_views.py)
+    "config.error_views.MethodNotAllowedPageMiddleware",
     # ops: a database connection error in a view is a 503 with Retry-After, not a 500
     "config.middleware.DatabaseUnavailableMiddleware",
     # an ApplicationError a page did not catch: its status (labeling/errors.py), not a 500
     "labeling.error_edges.ApplicationErrorMiddleware",
 ]
+
+# a form without a valid CSRF token: the styled "form expired" page (JSON under /api/)
+CSRF_FAILURE_VIEW = "config.error_views.csrf_failure"
 
 # Content-Security-Policy (django-csp): scripts, styles, fonts, images and requests from this
 # origin only; no inline script or style, no eval, no plugins, no framing. Every page keeps its

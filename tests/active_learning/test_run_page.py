@@ -37,3 +37,13 @@ def test_param_rows_flatten_nested_settings_and_spell_out_values():
     """The rows' rules on their own: nested dicts dotted, lists joined, empty values a dash."""
     rows = run_param_rows({"a": True, "b": None, "c": {}, "d": {"e": [1, None]}, "f": 0.5, "g": ""})
     assert rows == [("a", "yes"), ("b", "—"), ("c", "—"), ("d.e", "1, —"), ("f", "0.5"), ("g", "—")]
+
+
+def test_a_whitespace_only_value_is_shown_visibly():
+    """Would catch a parameter whose value is only whitespace (generate.options.step_separator
+    "\\n\\n") showing as a blank cell: it is its JSON string literal, "\\n\\n"."""
+    rows = run_param_rows({"generate": {"options": {"step_separator": "\n\n", "sep": " "}}})
+    assert rows == [
+        ("generate.options.step_separator", '"\\n\\n"'),
+        ("generate.options.sep", '" "'),
+    ]

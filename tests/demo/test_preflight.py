@@ -77,6 +77,9 @@ def test_a_python_other_than_3_11_is_named(tmp_path):
         (":8000", "expected HOST:PORT"),
         ("8000", "expected HOST:PORT"),
         ("no-such-host.invalid:8000", "no-such-host.invalid:8000: cannot listen there"),
+        ("::1:8000", "write an IPv6 host in brackets, e.g. [::1]:8000"),
+        ("[::1:8000", "write an IPv6 host in brackets"),
+        ("[]:8000", "write an IPv6 host in brackets"),
     ],
 )
 def test_a_bad_demo_addr_is_named_not_a_traceback(addr, said):
@@ -87,6 +90,34 @@ def test_a_bad_demo_addr_is_named_not_a_traceback(addr, said):
     assert "make demo cannot start:" in done.stderr
     assert said in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_a_bracketed_ipv6_addr_is_checked_as_ipv6():
+    """Would catch DEMO_ADDR='[::1]:8125' (the form gunicorn's --bind and a URL take) being
+    refused with "cannot listen there (Name or service not known)": the brackets are stripped
+    and the port tried with AF_INET6, so a free one passes and a taken one is named."""
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.bind(("::1", 0))
+        port = sock.getsockname()[1]
+    done = preflight("--addr", f"[::1]:{port}")
+    assert done.returncode == 0, done.stderr
+    with socket.socket(socket.AF_INET6) as taken:
+        taken.bind(("::1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = preflight("--addr", f"[::1]:{port}")
+    assert done.returncode == 1
+    assert f"[::1]:{port}: cannot listen there (Address already in use)" in done.stderr
 
 
 def test_make_demo_runs_the_preflight_before_the_install():

@@ -39,6 +39,9 @@ from labeling.management.commands.load_demo import format_logins
 READY_TIMEOUT_SECONDS = 300  # workers import Django and the tasks; a loaded laptop is slow
 WORKER_STOP_SECONDS = 10
 WEB_STOP_SECONDS = 10
+# a --addr host that listens on every address -> the loopback address to open it at; an IPv6
+# host is written in brackets, [::1]:8000 or [::]:8000, as gunicorn's --bind and a URL take it
+ANY_HOST = {"0.0.0.0": "127.0.0.1", "::": "127.0.0.1", "[::]": "[::1]"}
 # Quiet children: no progress bars or library chatter in the terminal or the logs.
 QUIET_ENV = {
     "TQDM_DISABLE": "1",
@@ -103,7 +106,7 @@ class Command(BaseCommand):
             )
         else:
             self._say(f"Broker: {env['REDIS_URL']} (REDIS_URL)")
-        if host in ("0.0.0.0", "::"):
+        if host in ANY_HOST:
             # listening on every address: the browser may use any of this machine's names
             env.setdefault("DJANGO_ALLOWED_HOSTS", "*")
         self._manage(env, "migrate", "--noinput", quiet=True)
@@ -236,7 +239,7 @@ class Command(BaseCommand):
             "warning",  # no start-up chatter, no request lines; errors still show
         ]
         self._spawn("web", command, {**env, "LOG_LEVEL": "WARNING"}, self.log_dir / "web.log")
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/healthz"
+        url = f"http://{ANY_HOST.get(host, host)}:{port}/healthz"
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -255,7 +258,7 @@ class Command(BaseCommand):
 
     def _print_welcome(self, host: str, port: int) -> None:
         logins = json.loads((Path(settings.VAR_DIR) / "demo_logins.json").read_text())
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        shown = ANY_HOST.get(host, host)
         self.stdout.write(
             "\n"
             + format_logins(logins)

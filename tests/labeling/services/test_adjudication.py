@@ -236,3 +236,20 @@ def test_a_lead_of_the_api_sees_another_projects_solution_as_404(client, setup):
     assert client.get(url).status_code == 404
     assert client.put(url, {"first_error": 0}, content_type="application/json").status_code == 404
     assert not Adjudication.objects.exists()
+
+
+def test_the_page_shows_a_long_step_whole(client, setup):
+    """Would catch the adjudication page cutting a step's text (it once cut at 300 characters,
+    mid-formula, so KaTeX showed raw `\\[ \\log_{x} 2 + …`): a 400-character step is on the
+    page whole, in a cell that scrolls (class step-cell in app.css; the CSP forbids inline
+    styles)."""
+    project, solution, lead = setup
+    long_step = ("\\[ " + " + ".join(["\\log_{x} 2"] * 40))[:398] + "\\]"
+    assert len(long_step) == 400
+    solution.steps = [long_step, *STEPS[1:]]
+    solution.save(update_fields=["steps"])
+    client.force_login(lead)
+    html = client.get(f"/projects/{project.pk}/solutions/{solution.pk}/adjudicate/").content
+    html = html.decode()
+    assert long_step in html
+    assert 'class="step-cell"' in html and 'style="' not in html
