@@ -199,7 +199,7 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "active_learning.models.RunStatus",
         "LabelingStatusEnum": "labeling.models.LabelingStatus",
         "FinishReasonEnum": "labeling.models.FinishReason",
-        "AssignmentKindEnum": ["task", "quality_control", "screening"],
+        "AssignmentKindEnum": ["task", "screening"],  # labeling.api_serializers.KINDS
     },
 }
 # Files of background exports and uploaded imports.
