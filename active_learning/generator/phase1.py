@@ -32,8 +32,12 @@ MAX_ATTEMPTS = 3
 ATTEMPTS_SECONDS = 24 * 3600
 
 
-def _attempts_key(alternatives_id: int) -> str:
-    return f"phase1-next-steps-attempts:{alternatives_id}"
+def _attempts_key(row: NextStepAlternatives) -> str:
+    """The cache key counting starts on `row` while it is pending: its id and its last change
+    (`updated_at`, which only the end of a request and a re-request move), so a row made again
+    with an id an earlier database used (a test database, a reset demo; the cache outlives them)
+    or asked again after an answer starts from zero instead of inheriting old deaths."""
+    return f"phase1-next-steps-attempts:{row.pk}:{row.updated_at.timestamp():.6f}"
 
 
 def project_generator_options(project_id: int) -> GeneratorOptions:
@@ -82,7 +86,7 @@ def next_steps_answer(alternatives_id: int, *, model=None) -> str:
         return row.status
     options = project_generator_options(row.project_id)
     source = f"generator {options.model}"
-    if _attempt(alternatives_id) > MAX_ATTEMPTS:
+    if _attempt(row) > MAX_ATTEMPTS:
         error = (
             f"The generator {options.model} failed: its worker stopped {MAX_ATTEMPTS} times "
             "while answering (out of memory or a time limit?)."
@@ -109,14 +113,14 @@ def next_steps_answer(alternatives_id: int, *, model=None) -> str:
     return _fill(alternatives_id, texts=steps, source=source)
 
 
-def _attempt(alternatives_id: int) -> int:
+def _attempt(row: NextStepAlternatives) -> int:
     """Count one more start on this request (1 for the first); 1 when the cache is down."""
-    key = _attempts_key(alternatives_id)
+    key = _attempts_key(row)
     try:
         cache.add(key, 0, timeout=ATTEMPTS_SECONDS)
         return cache.incr(key)
     except Exception as exc:
-        logger.warning("could not count attempts on request %s: %s", alternatives_id, exc)
+        logger.warning("could not count attempts on request %s: %s", row.pk, exc)
         return 1
 
 

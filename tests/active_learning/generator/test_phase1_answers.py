@@ -152,7 +152,7 @@ def test_a_request_whose_worker_keeps_dying_is_failed(
     """Catches a request that kills its worker (out of memory) being delivered again forever:
     after MAX_ATTEMPTS starts the next one fails it without touching the model."""
     row, _ = off_path_request(served, django_capture_on_commit_callbacks)
-    cache.set(worker_side._attempts_key(row.pk), worker_side.MAX_ATTEMPTS, timeout=60)
+    cache.set(worker_side._attempts_key(row), worker_side.MAX_ATTEMPTS, timeout=60)
 
     class Exploding:
         def __iter__(self):
@@ -161,6 +161,29 @@ def test_a_request_whose_worker_keeps_dying_is_failed(
     assert worker_side.next_steps_answer(row.pk, model=Exploding()) == "failed"
     row.refresh_from_db()
     assert "stopped 3 times" in row.error
+
+
+def test_deaths_counted_for_an_earlier_row_with_the_same_id_do_not_fail_a_new_request(
+    served,  # noqa: F811
+    sent,
+    django_capture_on_commit_callbacks,
+):
+    """Catches the attempt count keyed by the row's id alone: the cache outlives a database
+    (CI's third run of the suite, a reset demo), so a new request whose id an earlier database's
+    request had used, and died on three times, was failed at its first start with "its worker
+    stopped 3 times" (a CI failure). The count belongs to one row's pending life."""
+    row, _ = off_path_request(served, django_capture_on_commit_callbacks)
+    cache.set(f"phase1-next-steps-attempts:{row.pk}", 99, timeout=60)  # the old key
+    stale = row.updated_at - timedelta(days=1)  # an earlier row with this id
+    cache.set(
+        f"phase1-next-steps-attempts:{row.pk}:{stale.timestamp():.6f}",
+        worker_side.MAX_ATTEMPTS,
+        timeout=60,
+    )
+    worker_side.next_steps_answer(row.pk, model=tiny_generator())
+    row.refresh_from_db()
+    assert row.status != AlternativesStatus.PENDING
+    assert "stopped" not in row.error
 
 
 def test_a_model_that_writes_no_step_fails_the_request(
