@@ -50,7 +50,6 @@ def launch_inputs(tokenizer, tmp_path):
     ]
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="torchrun with gloo on Linux")
 def test_two_process_ddp_trains_and_saves_one_model(launch_inputs, tmp_path):
     """torchrun, 2 processes, gloo on CPU: Trainer wraps the model in DDP, both ranks train,
     rank 0 alone writes the checkpoint."""
@@ -67,7 +66,6 @@ def test_two_process_ddp_trains_and_saves_one_model(launch_inputs, tmp_path):
     ]
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="torchrun with gloo on Linux")
 def test_two_process_ddp_with_a_token_budget_splits_the_batches_between_the_processes(
     launch_inputs, tmp_path
 ):

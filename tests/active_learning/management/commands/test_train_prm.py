@@ -14,7 +14,6 @@ from tests.conftest import ROOT
 from tests.factories import ProjectFactory
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="torchrun with gloo on Linux")
 def test_a_two_process_run_publishes_exactly_one_model_version(cli_database, tmp_path):
     """torchrun, 2 processes, gloo on CPU, `manage.py train_prm` in each: both train (DDP), and
     exactly one version is created, published and current, with one checkpoint folder that
